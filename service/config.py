@@ -1,0 +1,121 @@
+"""Typed settings for every process, read from `TRIAGE_*` environment variables or a `.env` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that ship in examples and docs. Outside development they would let anyone in, so refuse them.
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "example", "whsec_example"}
+
+# Standard Webhooks' example schedule (seconds after the previous try): immediately, 5 s, 5 min,
+# 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h. Source: ../shared/reference/reliability.md.
+DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; each maps to the env var `TRIAGE_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = Field(
+        "development", description="Deployment kind; placeholder secrets are refused outside development."
+    )
+    data_dir: Path = Field(Path("var"), description="Where `triage serve` keeps its SQLite file and state.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL. Empty: a SQLite file `triage.db` under `data_dir`."
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Redis URL used as the Celery broker and for shared state."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="API key of the default tenant for `/v1` calls (`X-API-Key` header)."
+    )
+    tenants_file: Path | None = Field(
+        None, description="YAML file of tenants with their API keys, secrets and helpdesk credentials."
+    )
+    max_body_bytes: int = Field(256 * 1024, gt=0, description="Largest request body accepted (413 above).")
+    max_messages: int = Field(200, gt=0, description="Most messages accepted in one ticket.")
+    max_message_chars: int = Field(20_000, gt=0, description="Longest message body accepted, in characters.")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL clients use to reach the API (status links)."
+    )
+    metrics_public: bool = Field(
+        False, description="Serve the API's /metrics without an API key (keep false unless it is firewalled)."
+    )
+    enqueue_timeout_seconds: float = Field(
+        2.0, gt=0, description="How long intake waits for Redis before leaving the ticket to the sweep."
+    )
+
+    # Workers
+    classifier: str = Field(
+        "transformer",
+        description="Classifier backend: `transformer`, or `module:Class` for a plug-in (tests use fakes).",
+    )
+    model_dir: Path | None = Field(
+        None, description="Directory of trained heads and calibration. Empty: the artefacts that ship."
+    )
+    device: str = Field("auto", description="Inference device: `auto` (CUDA if present), `cpu` or `cuda`.")
+    inference_threads: int = Field(1, ge=1, description="torch threads per worker process.")
+    max_batch_size: int = Field(32, ge=1, description="Most texts in one forward pass.")
+    policy_file: Path | None = Field(None, description="Routing policy YAML. Empty: the default policy.")
+    visibility_timeout_seconds: int = Field(
+        3600, gt=0, description="Redis visibility timeout: an unacknowledged task is redelivered after it."
+    )
+    triage_deadline_seconds: int = Field(
+        120, gt=0, description="A ticket accepted but not triaged after this long is re-enqueued by the sweep."
+    )
+    sweep_interval_seconds: float = Field(30.0, gt=0, description="How often the reconciliation sweep runs.")
+    max_task_deliveries: int = Field(
+        5, ge=1, description="Tries per ticket revision before it is parked as failed (poison message)."
+    )
+
+    # Outbound
+    outbound_webhook_url: str | None = Field(
+        None, description="Standard Webhooks receiver for `ticket.*` events. Empty: no events are sent."
+    )
+    outbound_webhook_secret: SecretStr | None = Field(
+        None, description="Signing secret for outbound events (`whsec_` + base64)."
+    )
+    outbound_timeout_seconds: float = Field(15.0, gt=0, description="Timeout of one outbound HTTP call.")
+    outbound_allow_private: bool = Field(
+        False, description="Allow outbound calls to loopback or private addresses (SSRF guard off)."
+    )
+    retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
+        description="Delays between outbound tries; after the last one the action is dead-lettered.",
+    )
+
+    @field_validator("retry_schedule_seconds")
+    @classmethod
+    def _schedule_positive(cls, value: list[float]) -> list[float]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("retry delays must be zero or positive")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment == "development":
+            return self
+        for name in ("api_key", "outbound_webhook_secret"):
+            secret = getattr(self, name)
+            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"TRIAGE_{name.upper()} is a placeholder; set a real secret")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Return the database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'triage.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings; tests override this rather than mutate the environment."""
+    return Settings()

@@ -67,7 +67,9 @@ class Settings(BaseSettings):
         3600, gt=0, description="Redis visibility timeout: an unacknowledged task is redelivered after it."
     )
     triage_deadline_seconds: int = Field(
-        120, gt=0, description="A ticket accepted but not triaged after this long is re-enqueued by the sweep."
+        120,
+        gt=0,
+        description="A ticket accepted but not triaged after this long is re-enqueued by the sweep.",
     )
     sweep_interval_seconds: float = Field(30.0, gt=0, description="How often the reconciliation sweep runs.")
     max_task_deliveries: int = Field(

@@ -1,0 +1,228 @@
+"""The `triage` command: run everything on one machine, or each part on its own for production."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from service.config import Settings, get_settings
+
+app = typer.Typer(help="Self-hosted customer-support triage.", no_args_is_help=True, add_completion=False)
+
+
+def _worker_env(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    # Fast tokenizers fork badly under prefork and their threads were slower here (performance.md).
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    return env
+
+
+def _celery_worker_args(queues: str, concurrency: int, beat: bool, data_dir: Path) -> list[str]:
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "--queues",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        f"{queues.replace(',', '-')}@%h",
+    ]
+    if beat:
+        args += ["--beat", "--schedule", str((data_dir / "beat-schedule").resolve())]
+    return args
+
+
+def _api_key(settings: Settings) -> str:
+    """Return the configured API key, or one generated on first start and kept in the data dir."""
+    if settings.api_key:
+        return settings.api_key.get_secret_value()
+    key_file = settings.data_dir / "api_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(24)
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    return key
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface the API binds to.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="API port.")] = 8000,
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Start Redis (unless one is configured), migrate the database, and run the API and a worker."""
+    from service.embedded import start_redis
+    from service.storage.migrate import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    children: list[subprocess.Popen[bytes]] = []
+    redis_url = settings.redis_url
+    if "redis_url" not in settings.model_fields_set:
+        redis_process, redis_url = start_redis(settings.data_dir / "redis")
+        children.append(redis_process)
+    upgrade(settings.sqlalchemy_url)
+    api_key = _api_key(settings)
+    metrics_dir = tempfile.mkdtemp(prefix="triage-metrics-")
+    env = _worker_env(
+        {
+            "TRIAGE_REDIS_URL": redis_url,
+            "TRIAGE_API_KEY": api_key,
+            "TRIAGE_DATA_DIR": str(settings.data_dir.resolve()),
+            "TRIAGE_DATABASE_URL": settings.sqlalchemy_url,
+            "TRIAGE_PUBLIC_URL": f"http://{host}:{port}",
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        }
+    )
+    try:
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "service.asgi:app",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+            )
+        )
+        children.append(
+            subprocess.Popen(
+                _celery_worker_args("inference,actions", concurrency, True, settings.data_dir), env=env
+            )
+        )
+        _wait_healthy(f"http://{host}:{port}/healthz", children)
+        typer.echo(
+            f"\nTriage service is up.\n"
+            f"  API:      http://{host}:{port}/v1\n"
+            f"  Docs:     http://{host}:{port}/docs\n"
+            f"  API key:  {api_key}\n"
+            f"  Redis:    {redis_url}\n"
+            f"  Database: {settings.sqlalchemy_url}\n"
+            f"Press Ctrl-C to stop.\n"
+        )
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _wait_healthy(url: str, children: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise typer.Exit(1)
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise typer.Exit(1)
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Run the API alone (production: migrate first with `triage migrate`)."""
+    import uvicorn
+
+    uvicorn.run("service.asgi:app", host=host, port=port, workers=workers, proxy_headers=True)
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated: inference, actions.")] = "inference,actions",
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    beat: Annotated[bool, typer.Option(help="Also run the periodic sweep (one per deployment).")] = False,
+) -> None:
+    """Run a Celery worker on the given queues."""
+    settings = get_settings()
+    env = _worker_env({})
+    if "PROMETHEUS_MULTIPROC_DIR" not in env:
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="triage-metrics-")
+    args = _celery_worker_args(queues, concurrency, beat, settings.data_dir)
+    os.execvpe(args[0], args, env)
+
+
+@app.command()
+def beat() -> None:
+    """Run Celery beat, which schedules the reconciliation sweep (exactly one per deployment)."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str((settings.data_dir / "beat-schedule").resolve()),
+    ]
+    os.execvpe(args[0], args, _worker_env({}))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    from service.storage.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.sqlalchemy_url)
+    typer.echo("database is at the latest revision")
+
+
+def _mount_model_commands() -> None:
+    """Add `triage model ...` and `triage classify` when the worker's model stack is installed."""
+    try:
+        from workers.cli_model import classify, model_app
+    except ImportError:
+        return
+    app.add_typer(model_app, name="model")
+    app.command(name="classify")(classify)
+
+
+_mount_model_commands()

@@ -1,0 +1,52 @@
+"""The FastAPI application. It never imports torch or worker code: it stores and enqueues by name."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from service import __version__
+from service.admin.router import router as admin_router
+from service.config import Settings
+from service.deps import build_state
+from service.health.router import router as health_router
+from service.middleware import BodyLimitMiddleware
+from service.tickets.router import router as tickets_router
+
+log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API with its routers, limits and error handlers."""
+    settings, sessions, tenants = build_state(settings)
+    app = FastAPI(
+        title="Triage service",
+        version=__version__,
+        description="Calibrated frustration and urgency triage for helpdesk tickets, with routing and "
+        "write-back. Authenticate `/v1` calls with the tenant's `X-API-Key`.",
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.tenants = tenants
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            {"detail": "database unavailable; retry later"},
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+
+    app.include_router(health_router)
+    app.include_router(tickets_router)
+    app.include_router(admin_router)
+    return app

@@ -1,0 +1,105 @@
+"""Tenants: each helpdesk account the service serves, with its API keys, secrets and credentials."""
+
+from __future__ import annotations
+
+import hmac
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from service.config import Settings
+
+DEFAULT_TENANT = "default"
+
+
+class ConnectorConfig(BaseModel):
+    """One helpdesk account of a tenant: inbound secret and outbound credentials, all secret."""
+
+    model_config = ConfigDict(extra="allow")
+
+    secret: SecretStr | None = None
+    base_url: str | None = None
+    credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    priority_map: dict[str, str | int] = Field(default_factory=dict)
+
+
+class Tenant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    connectors: dict[str, ConnectorConfig] = Field(default_factory=dict)
+    outbound_webhook_url: str | None = None
+    outbound_webhook_secret: SecretStr | None = None
+
+
+class TenantsFileError(ValueError):
+    """The tenants file is unreadable or invalid; the message names the field."""
+
+
+class TenantRegistry:
+    """Look tenants up by name or by API key."""
+
+    def __init__(self, tenants: list[Tenant]):
+        self._by_name = {t.name: t for t in tenants}
+
+    def get(self, name: str) -> Tenant | None:
+        return self._by_name.get(name)
+
+    def by_api_key(self, presented: str) -> Tenant | None:
+        """Return the tenant owning `presented`, comparing every key in constant time."""
+        found = None
+        for tenant in self._by_name.values():
+            for key in tenant.api_keys:
+                # Compare all keys even after a match, so timing does not tell which tenant matched.
+                if hmac.compare_digest(key.get_secret_value().encode(), presented.encode()):
+                    found = tenant
+        return found
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_name.values())
+
+
+def load_tenants(settings: Settings) -> TenantRegistry:
+    """Read the tenants file, or build the single default tenant from the settings."""
+    tenants: list[Tenant] = []
+    if settings.tenants_file:
+        tenants = _read_tenants_file(settings.tenants_file)
+    if not any(t.name == DEFAULT_TENANT for t in tenants):
+        tenants.append(
+            Tenant(
+                name=DEFAULT_TENANT,
+                api_keys=[settings.api_key] if settings.api_key else [],
+                outbound_webhook_url=settings.outbound_webhook_url,
+                outbound_webhook_secret=settings.outbound_webhook_secret,
+            )
+        )
+    return TenantRegistry(tenants)
+
+
+def _read_tenants_file(path: Path) -> list[Tenant]:
+    try:
+        raw: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise TenantsFileError(f"{path}: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("tenants"), list):
+        raise TenantsFileError(f"{path}: expected a mapping with a 'tenants' list")
+    tenants = []
+    for index, entry in enumerate(raw["tenants"]):
+        try:
+            tenants.append(Tenant.model_validate(entry))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise TenantsFileError(f"{path}: tenants[{index}].{where}: {first['msg']}") from exc
+    return tenants
+
+
+@lru_cache
+def get_tenants() -> TenantRegistry:
+    from service.config import get_settings
+
+    return load_tenants(get_settings())

@@ -1,0 +1,215 @@
+"""Intake: store a ticket (or a reply to one) first, then enqueue it; the seam every connector uses."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import queue
+from service.config import Settings
+from service.domain import AuthorRole, Decision, Message, Ticket, TicketStatus, Triage
+from service.storage.models import (
+    ActionRow,
+    DecisionRow,
+    InboundDeliveryRow,
+    MessageRow,
+    TicketRow,
+    TriageRow,
+)
+from service.tickets.schemas import ActionOut, MessageOut, TicketOut
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    ticket_id: str
+    revision: int
+    status: str
+    needs_triage: bool
+    duplicate: bool = False
+    queued: bool = False
+
+
+def store_ticket(session: Session, ticket: Ticket) -> AcceptResult:
+    """Insert a new ticket or append the messages a known one has not seen; bump its revision on news.
+
+    Helpdesks deliver at least once, so the same message may arrive again: messages are matched on
+    their external id, or on role and body when the helpdesk gives none.
+    """
+    now = datetime.now(UTC)
+    row = _find(session, ticket, lock=True)
+    if row is None:
+        row = TicketRow(
+            tenant=ticket.tenant,
+            source=ticket.source,
+            external_id=ticket.external_id,
+            subject=ticket.subject,
+            requester_id=ticket.requester_id,
+            tags=list(ticket.tags),
+            priority=ticket.priority,
+            language=ticket.language,
+            group=ticket.group,
+            brand=ticket.brand,
+            status=TicketStatus.ACCEPTED,
+            revision=1,
+            triaged_revision=0,
+            deliveries=0,
+            created_at=now,
+            updated_at=now,
+        )
+        for position, message in enumerate(ticket.messages):
+            row.messages.append(_message_row(position, message, now))
+        session.add(row)
+        session.flush()
+        return AcceptResult(row.id, row.revision, row.status, needs_triage=True)
+
+    seen_ids = {m.external_id for m in row.messages if m.external_id}
+    seen_bodies = {(m.author_role, m.body) for m in row.messages}
+    position = len(row.messages)
+    new_customer_messages = 0
+    for message in ticket.messages:
+        if message.external_id and message.external_id in seen_ids:
+            continue
+        if not message.external_id and (message.author_role.value, message.body) in seen_bodies:
+            continue
+        row.messages.append(_message_row(position, message, now))
+        position += 1
+        if message.author_role == AuthorRole.CUSTOMER:
+            new_customer_messages += 1
+    # Fields the helpdesk owns follow the latest delivery.
+    row.tags = list(ticket.tags) or row.tags
+    row.priority = ticket.priority or row.priority
+    row.subject = ticket.subject or row.subject
+    row.updated_at = now
+    if new_customer_messages == 0:
+        return AcceptResult(row.id, row.revision, row.status, needs_triage=False, duplicate=True)
+    row.revision += 1
+    row.deliveries = 0
+    row.status = TicketStatus.ACCEPTED
+    row.enqueued_at = None
+    return AcceptResult(row.id, row.revision, row.status, needs_triage=True)
+
+
+def _message_row(position: int, message: Message, now: datetime) -> MessageRow:
+    return MessageRow(
+        position=position,
+        author_role=message.author_role.value,
+        body=message.body,
+        external_id=message.external_id,
+        created_at=message.created_at or now,
+    )
+
+
+def _find(session: Session, ticket: Ticket, *, lock: bool = False) -> TicketRow | None:
+    query = select(TicketRow).where(
+        TicketRow.tenant == ticket.tenant,
+        TicketRow.source == ticket.source,
+        TicketRow.external_id == ticket.external_id,
+    )
+    return session.scalars(query.with_for_update() if lock else query).one_or_none()
+
+
+def record_delivery(session: Session, *, tenant: str, connector: str, delivery_id: str) -> bool:
+    """Remember an inbound delivery id; return False if it was seen before (a retried webhook)."""
+    try:
+        with session.begin_nested():
+            session.add(InboundDeliveryRow(tenant=tenant, connector=connector, delivery_id=delivery_id))
+    except IntegrityError:
+        return False
+    return True
+
+
+def submit(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    ticket: Ticket,
+    *,
+    delivery: tuple[str, str] | None = None,
+) -> AcceptResult:
+    """Persist, commit, then enqueue. A failed enqueue still answers: the sweep picks the ticket up.
+
+    `delivery` is `(connector, delivery_id)` for webhooks; a delivery seen before changes nothing.
+    """
+    for attempt in range(2):
+        try:
+            with sessions.begin() as session:
+                if delivery is not None and not record_delivery(
+                    session, tenant=ticket.tenant, connector=delivery[0], delivery_id=delivery[1]
+                ):
+                    existing = _find(session, ticket)
+                    if existing is not None:
+                        return AcceptResult(
+                            existing.id, existing.revision, existing.status, False, duplicate=True
+                        )
+                result = store_ticket(session, ticket)
+            break
+        except IntegrityError:
+            # Two deliveries of the same new ticket raced; the second one now finds the first's row.
+            if attempt == 1:
+                raise
+    if not result.needs_triage:
+        return result
+    queued = queue.send(settings, queue.TASK_CLASSIFY, [[result.ticket_id]])
+    if queued:
+        with sessions.begin() as session:
+            session.execute(
+                update(TicketRow)
+                .where(TicketRow.id == result.ticket_id, TicketRow.revision == result.revision)
+                .values(enqueued_at=datetime.now(UTC))
+            )
+    return AcceptResult(result.ticket_id, result.revision, result.status, True, queued=queued)
+
+
+def ticket_status(session: Session, *, tenant: str, ticket_id: str) -> TicketOut | None:
+    """Return a ticket with its latest triage, decision and actions, or None outside the tenant."""
+    row = session.get(TicketRow, ticket_id)
+    if row is None or row.tenant != tenant:
+        return None
+    triage_row = session.scalars(
+        select(TriageRow).where(TriageRow.ticket_id == ticket_id).order_by(TriageRow.revision.desc())
+    ).first()
+    decision_row = session.scalars(
+        select(DecisionRow).where(DecisionRow.ticket_id == ticket_id).order_by(DecisionRow.revision.desc())
+    ).first()
+    actions = session.scalars(
+        select(ActionRow).where(ActionRow.ticket_id == ticket_id).order_by(ActionRow.created_at)
+    ).all()
+    return TicketOut(
+        id=row.id,
+        tenant=row.tenant,
+        source=row.source,
+        external_id=row.external_id,
+        subject=row.subject,
+        status=row.status,
+        revision=row.revision,
+        triaged_revision=row.triaged_revision,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        messages=[
+            MessageOut(author_role=m.author_role, body=m.body, created_at=m.created_at) for m in row.messages
+        ],
+        triage=Triage.model_validate(triage_row.result) if triage_row else None,
+        decision=Decision.model_validate(decision_row.decision) if decision_row else None,
+        actions=[action_out(a) for a in actions],
+    )
+
+
+def action_out(row: ActionRow) -> ActionOut:
+    return ActionOut(
+        id=row.id,
+        kind=row.kind,
+        connector=row.connector,
+        status=row.status,
+        attempts=row.attempts,
+        idempotency_key=row.idempotency_key,
+        next_attempt_at=row.next_attempt_at,
+        delivered_at=row.delivered_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+    )

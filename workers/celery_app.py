@@ -1,0 +1,47 @@
+"""The Celery application: Redis broker, late acks, bounded prefetch, separate queues, the sweep."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.signals import worker_process_init
+from kombu import Queue
+
+from service.config import get_settings
+from service.queue import QUEUE_ACTIONS, QUEUE_INFERENCE, TASK_SWEEP, celery_config
+
+settings = get_settings()
+
+app = Celery("triage")
+app.conf.update(celery_config(settings))
+app.conf.update(
+    # At-least-once: acknowledge after the task ran, and give a message back when its worker dies.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    # One message reserved per process: a killed worker strands at most one, and slow inference
+    # does not hold messages another process could run.
+    worker_prefetch_multiplier=1,
+    # Without this a lost broker connection makes late-acked tasks run twice (reliability.md).
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    broker_connection_retry_on_startup=True,
+    task_queues=[Queue(QUEUE_INFERENCE), Queue(QUEUE_ACTIONS)],
+    task_create_missing_queues=False,
+    worker_hijack_root_logger=False,
+    worker_send_task_events=False,
+    beat_schedule={
+        "reconcile": {"task": TASK_SWEEP, "schedule": settings.sweep_interval_seconds, "args": ()},
+    },
+    imports=("workers.tasks.triage", "workers.tasks.outbound", "workers.tasks.sweep"),
+)
+
+
+@worker_process_init.connect
+def _after_fork(**_: object) -> None:
+    """Give each forked child its own database connections; the model loads lazily in the child."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from service.storage.db import get_engine
+
+    # Connections inherited from the parent must not be shared across processes.
+    for url in {settings.sqlalchemy_url}:
+        get_engine(url).dispose(close=False)

@@ -1,0 +1,58 @@
+"""The generic connector: `ticket.*` events to any receiver, signed per Standard Webhooks."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from workers.connectors.base import Connector, DeliveryResult, OutboundAction
+from workers.connectors.http import check_url_allowed, result_from_error, result_from_response
+
+
+class StandardWebhookConnector(Connector):
+    """POST each action as an event; `webhook-id` is the action's idempotency key, so receivers dedupe."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, secret: str, *, timeout: float = 15.0, allow_private: bool = False):
+        if not secret:
+            # An unsigned event could be forged by anyone who can reach the receiver.
+            raise ValueError("the outbound webhook needs a signing secret")
+        self.url = url
+        self.timeout = timeout
+        self.allow_private = allow_private
+        self._signer = Webhook(secret)
+
+    def deliver(self, action: OutboundAction) -> DeliveryResult:
+        now = datetime.now(UTC)
+        body = json.dumps(
+            {
+                "type": action.kind,
+                "timestamp": now.isoformat(),
+                "data": {
+                    "ticket_id": action.ticket_id,
+                    "source": action.source,
+                    "external_id": action.external_id,
+                    **action.payload,
+                },
+            },
+            separators=(",", ":"),
+        )
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": action.idempotency_key,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": self._signer.sign(action.idempotency_key, now, body),
+            "user-agent": "triage-service",
+        }
+        try:
+            check_url_allowed(self.url, allow_private=self.allow_private)
+            # Redirects are not followed: a 3xx is a failure, so a receiver cannot bounce us inside.
+            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
+                response = client.post(self.url, content=body.encode(), headers=headers)
+        except Exception as exc:
+            return result_from_error(exc)
+        return result_from_response(response)

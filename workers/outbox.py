@@ -1,0 +1,174 @@
+"""The persisted outbox: plan actions with the triage, deliver each at least once under one key."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.config import Settings
+from service.domain import ActionStatus, Decision, Triage
+from service.storage.models import ActionRow, TicketRow
+from workers.connectors.base import Connector, OutboundAction
+from workers.routing.drafts import compose_draft
+
+log = logging.getLogger(__name__)
+
+# A claimed action not finished within this long (worker died mid-call) may be claimed again.
+LEASE_SECONDS = 120
+
+
+def plan_actions(
+    ticket: TicketRow, triage: Triage, decision: Decision, connectors: dict[str, Connector]
+) -> list[ActionRow]:
+    """Turn a decision into outbox rows, one per connector and action, keyed for idempotency."""
+    now = datetime.now(UTC)
+    rows = []
+    summary = triage.model_dump(mode="json", exclude={"ticket_id"})
+    for name, connector in connectors.items():
+        if not connector.accepts(ticket.source):
+            continue
+        for planned in decision.actions:
+            if planned.shadow:
+                continue  # shadow mode: decided and recorded with the decision, never written
+            payload = {
+                "action": planned.kind.value,
+                "rule": planned.rule,
+                "reason": planned.reason,
+                "params": planned.params,
+                "triage": summary,
+            }
+            if planned.kind.value == "ticket.reply_drafted":
+                payload["draft"] = compose_draft(triage)
+            rows.append(
+                ActionRow(
+                    idempotency_key=f"{ticket.id}.{triage.revision}.{name}.{planned.kind.value}",
+                    ticket_id=ticket.id,
+                    tenant=ticket.tenant,
+                    revision=triage.revision,
+                    connector=name,
+                    kind=planned.kind.value,
+                    payload=payload,
+                    status=ActionStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    return rows
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    status: str
+    retry_in: float | None = None
+
+
+def deliver_action(
+    *,
+    sessions: sessionmaker[Session],
+    action_id: str,
+    connectors_for: Callable[[str], dict[str, Connector]],
+    settings: Settings,
+    now: datetime | None = None,
+) -> DeliveryOutcome | None:
+    """Claim an action, deliver it once, record the outcome; None when it is not ours to send now.
+
+    The claim is a conditional UPDATE, so two
+    workers holding the same message never both send.
+    """
+    now = now or datetime.now(UTC)
+    with sessions.begin() as session:
+        claimed = session.execute(
+            update(ActionRow)
+            .where(
+                ActionRow.id == action_id,
+                or_(
+                    and_(
+                        ActionRow.status == ActionStatus.PENDING,
+                        or_(ActionRow.next_attempt_at.is_(None), ActionRow.next_attempt_at <= now),
+                    ),
+                    and_(ActionRow.status == ActionStatus.DELIVERING, ActionRow.lease_until < now),
+                ),
+            )
+            .values(
+                status=ActionStatus.DELIVERING,
+                lease_until=now + timedelta(seconds=LEASE_SECONDS),
+                updated_at=now,
+            )
+        ).rowcount
+        if not claimed:
+            return None
+        row = session.get(ActionRow, action_id)
+        assert row is not None
+        ticket = session.get(TicketRow, row.ticket_id)
+        assert ticket is not None
+        action = OutboundAction(
+            id=row.id,
+            idempotency_key=row.idempotency_key,
+            tenant=row.tenant,
+            kind=row.kind,
+            ticket_id=row.ticket_id,
+            source=ticket.source,
+            external_id=ticket.external_id,
+            attempt=row.attempts + 1,
+            payload=dict(row.payload),
+        )
+    connector = connectors_for(action.tenant).get(row.connector)
+    if connector is None:
+        result_status, error = ActionStatus.DEAD, f"connector {row.connector!r} is not configured"
+        result = None
+    else:
+        result = connector.deliver(action)
+        result_status, error = None, result.error
+
+    attempts = action.attempt
+    schedule = settings.retry_schedule_seconds
+    retry_in: float | None = None
+    if result is not None and result.ok:
+        status = ActionStatus.DELIVERED
+    elif result_status == ActionStatus.DEAD or (result is not None and result.permanent) or attempts > len(schedule):
+        status = ActionStatus.DEAD
+    else:
+        status = ActionStatus.PENDING
+        retry_in = max(schedule[attempts - 1], (result.retry_after or 0.0) if result else 0.0)
+    finished = datetime.now(UTC)
+    with sessions.begin() as session:
+        session.execute(
+            update(ActionRow)
+            .where(ActionRow.id == action_id)
+            .values(
+                status=status,
+                attempts=attempts,
+                lease_until=None,
+                next_attempt_at=finished + timedelta(seconds=retry_in) if retry_in is not None else None,
+                delivered_at=finished if status == ActionStatus.DELIVERED else None,
+                last_status_code=result.status_code if result else None,
+                last_error=error,
+                updated_at=finished,
+            )
+        )
+    log.info("action %s %s after %d attempt(s)", action_id, status, attempts)
+    return DeliveryOutcome(status=status, retry_in=retry_in)
+
+
+def due_actions(session: Session, *, now: datetime, limit: int = 500) -> list[str]:
+    """Return ids of actions due for a try, including ones whose worker died mid-delivery."""
+    return list(
+        session.scalars(
+            select(ActionRow.id)
+            .where(
+                or_(
+                    and_(ActionRow.status == ActionStatus.PENDING, ActionRow.next_attempt_at <= now),
+                    and_(ActionRow.status == ActionStatus.DELIVERING, ActionRow.lease_until < now),
+                )
+            )
+            .order_by(ActionRow.next_attempt_at)
+            .limit(limit)
+        )
+    )

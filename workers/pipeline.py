@@ -1,0 +1,192 @@
+"""Triage tickets by id: score, decide, and plan the outbound actions in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.domain import AuthorRole, Message, Ticket, TicketStatus, Triage
+from service.storage.models import DecisionRow, TicketRow, TriageRow
+from workers.connectors.base import Connector
+from workers.inference.base import Classifier
+from workers.inference.conversation import EarlierTicket, score_tickets
+from workers.outbox import plan_actions
+from workers.routing.decide import decide
+from workers.routing.policy import Policy
+
+log = logging.getLogger(__name__)
+
+HISTORY_DAYS = 90
+HISTORY_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class TriageOutcome:
+    ticket_id: str
+    status: str  # triaged | skipped | failed | superseded
+    action_ids: tuple[str, ...] = ()
+
+
+def triage_tickets(
+    *,
+    sessions: sessionmaker[Session],
+    ticket_ids: Sequence[str],
+    classifier: Classifier,
+    policy: Policy,
+    connectors_for: Callable[[str], dict[str, Connector]],
+    max_deliveries: int,
+) -> list[TriageOutcome]:
+    """Triage each ticket's current revision once; a repeated call for a done revision changes nothing."""
+    claimed: list[tuple[Ticket, int, list[EarlierTicket]]] = []
+    outcomes: list[TriageOutcome] = []
+    started = time.perf_counter()
+    for ticket_id in dict.fromkeys(ticket_ids):
+        with sessions.begin() as session:
+            row = session.get(TicketRow, ticket_id)
+            if row is None or row.status == TicketStatus.FAILED or row.triaged_revision >= row.revision:
+                outcomes.append(TriageOutcome(ticket_id, "skipped"))
+                continue
+            # Count deliveries of this revision: a message that crashes the worker every time is
+            # redelivered forever under reject_on_worker_lost, so park it after max_deliveries.
+            row.deliveries += 1
+            if row.deliveries > max_deliveries:
+                row.status = TicketStatus.FAILED
+                row.last_error = f"gave up after {max_deliveries} deliveries"
+                outcomes.append(TriageOutcome(ticket_id, "failed"))
+                continue
+            row.status = TicketStatus.TRIAGING
+            claimed.append((_to_domain(row), row.revision, _history(session, row)))
+    if not claimed:
+        return outcomes
+
+    load_ms = (time.perf_counter() - started) * 1000
+    scored_at = time.perf_counter()
+    scored = score_tickets(classifier, [(ticket, earlier) for ticket, _, earlier in claimed])
+    inference_ms = (time.perf_counter() - scored_at) * 1000 / len(claimed)
+
+    for (ticket, revision, _), ticket_scores in zip(claimed, scored, strict=True):
+        assert ticket.id is not None
+        scores = ticket_scores.scores
+        triage = Triage(
+            ticket_id=ticket.id,
+            revision=revision,
+            frustration=scores.frustration,
+            urgency=scores.urgency,
+            language=scores.language,
+            supported=scores.supported,
+            reason_codes=scores.reason_codes,
+            model_version=scores.model_version,
+            timings_ms={"load": round(load_ms, 2), "inference": round(inference_ms, 2)},
+            history=ticket_scores.history,
+        )
+        decision = decide(ticket, triage, policy)
+        outcomes.append(_commit(sessions, ticket, triage, decision, policy, connectors_for))
+    return outcomes
+
+
+def _commit(sessions, ticket, triage, decision, policy, connectors_for) -> TriageOutcome:  # type: ignore[no-untyped-def]
+    """Store triage, decision and outbox rows atomically; a concurrent twin makes this a no-op."""
+    assert ticket.id is not None
+    try:
+        with sessions.begin() as session:
+            row = session.get(TicketRow, ticket.id)
+            assert row is not None
+            session.add(
+                TriageRow(
+                    ticket_id=ticket.id,
+                    revision=triage.revision,
+                    result=triage.model_dump(mode="json"),
+                    frustration_level=triage.frustration.level if triage.frustration else None,
+                    urgency_level=triage.urgency.level if triage.urgency else None,
+                    model_version=triage.model_version,
+                )
+            )
+            session.add(
+                DecisionRow(
+                    ticket_id=ticket.id,
+                    revision=triage.revision,
+                    decision=decision.model_dump(mode="json"),
+                    policy_version=decision.policy_version,
+                )
+            )
+            actions = plan_actions(row, triage, decision, connectors_for(row.tenant))
+            session.add_all(actions)
+            # A reply may have arrived while we scored: then the ticket stays accepted for the next run.
+            session.execute(
+                update(TicketRow)
+                .where(TicketRow.id == ticket.id)
+                .values(
+                    triaged_revision=triage.revision,
+                    status=TicketStatus.TRIAGED if row.revision == triage.revision else TicketStatus.ACCEPTED,
+                    updated_at=datetime.now(UTC),
+                    last_error=None,
+                )
+            )
+            session.flush()
+            action_ids = tuple(a.id for a in actions)
+    except IntegrityError:
+        log.info("ticket %s revision %s was already triaged", ticket.id, triage.revision)
+        return TriageOutcome(ticket.id, "skipped")
+    return TriageOutcome(ticket.id, "triaged", action_ids)
+
+
+def _to_domain(row: TicketRow) -> Ticket:
+    return Ticket(
+        id=row.id,
+        tenant=row.tenant,
+        source=row.source,
+        external_id=row.external_id,
+        subject=row.subject,
+        messages=[
+            Message(author_role=AuthorRole(m.author_role), body=m.body, created_at=m.created_at)
+            for m in row.messages
+        ],
+        requester_id=row.requester_id,
+        tags=list(row.tags or []),
+        priority=row.priority,
+        language=row.language,
+        group=row.group,
+        brand=row.brand,
+    )
+
+
+def _history(session: Session, row: TicketRow) -> list[EarlierTicket]:
+    """Return the requester's earlier tickets of the last HISTORY_DAYS days, newest first."""
+    if not row.requester_id:
+        return []
+    since = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)
+    earlier = session.scalars(
+        select(TicketRow)
+        .where(
+            TicketRow.tenant == row.tenant,
+            TicketRow.requester_id == row.requester_id,
+            TicketRow.id != row.id,
+            TicketRow.created_at >= since,
+            TicketRow.created_at <= row.created_at,
+        )
+        .order_by(TicketRow.created_at.desc())
+        .limit(HISTORY_LIMIT)
+    ).all()
+    results = []
+    for other in earlier:
+        latest = session.scalars(
+            select(TriageRow).where(TriageRow.ticket_id == other.id).order_by(TriageRow.revision.desc())
+        ).first()
+        first_customer = next((m.body for m in other.messages if m.author_role == AuthorRole.CUSTOMER), "")
+        results.append(
+            EarlierTicket(
+                ticket_id=other.id,
+                created_at=other.created_at,
+                text=f"{other.subject}\n\n{first_customer}".strip(),
+                frustration_level=latest.frustration_level if latest else None,
+                urgency_level=latest.urgency_level if latest else None,
+            )
+        )
+    return results

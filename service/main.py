@@ -16,6 +16,7 @@ from service.deps import build_state
 from service.health.router import router as health_router
 from service.middleware import BodyLimitMiddleware
 from service.tickets.router import router as tickets_router
+from service.webhooks.router import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -49,4 +50,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(tickets_router)
     app.include_router(admin_router)
+    app.include_router(webhooks_router)
     return app

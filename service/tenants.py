@@ -16,14 +16,43 @@ DEFAULT_TENANT = "default"
 
 
 class ConnectorConfig(BaseModel):
-    """One helpdesk account of a tenant: inbound secret and outbound credentials, all secret."""
+    """One helpdesk account of a tenant: inbound secrets, outbound credentials and mappings.
+
+    Everything secret is a `SecretStr`, so it never shows in a repr, a log line or an error.
+    """
 
     model_config = ConfigDict(extra="allow")
 
+    # Inbound: the signing secret the helpdesk uses (Freshdesk: the shared secret the admin puts in
+    # the rule's header or basic-auth password). `previous_secrets` keep deliveries signed with a
+    # rotated-out key valid while the helpdesk switches over.
     secret: SecretStr | None = None
+    previous_secrets: list[SecretStr] = Field(default_factory=list)
+    # Freshdesk basic credentials: the user name the admin typed next to the shared secret.
+    basic_username: str = "triage"
+    timestamp_tolerance_seconds: int = Field(300, ge=1, le=3600)
+    # Authors (helpdesk user/admin ids) whose events are ours: ignored at intake, so the notes we
+    # write back never come round as new customer messages (no feedback loop).
+    bot_user_ids: list[str] = Field(default_factory=list)
+
+    # Outbound
     base_url: str | None = None
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
     priority_map: dict[str, str | int] = Field(default_factory=dict)
+    group_map: dict[str, str | int] = Field(default_factory=dict)
+    # Drafts stay internal unless the tenant opts in here AND the policy marks the action as sendable.
+    allow_send_drafts: bool = False
+    rate_limit_per_minute: int | None = Field(None, ge=1)
+
+    def signing_secrets(self) -> list[bytes]:
+        """Return the current and previous inbound secrets as bytes, empty ones left out."""
+        values = [self.secret, *self.previous_secrets]
+        return [v.get_secret_value().encode() for v in values if v is not None and v.get_secret_value()]
+
+    def credential(self, name: str) -> str | None:
+        """Return one outbound credential in clear, for building a request header only."""
+        value = self.credentials.get(name)
+        return value.get_secret_value() if value is not None else None
 
 
 class Tenant(BaseModel):
@@ -34,6 +63,10 @@ class Tenant(BaseModel):
     connectors: dict[str, ConnectorConfig] = Field(default_factory=dict)
     outbound_webhook_url: str | None = None
     outbound_webhook_secret: SecretStr | None = None
+
+    def connector(self, name: str) -> ConnectorConfig | None:
+        """Return this tenant's configuration of helpdesk connector `name`, if it has one."""
+        return self.connectors.get(name)
 
 
 class TenantsFileError(ValueError):

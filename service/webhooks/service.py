@@ -1,0 +1,80 @@
+"""Webhook intake: verify, parse, normalise, then hand each ticket to the shared intake seam."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.config import Settings
+from service.domain import Message, Ticket
+from service.tenants import ConnectorConfig
+from service.tickets import service as tickets
+from service.webhooks.base import Normalised, PayloadError, WebhookVendor
+from service.webhooks.schemas import WebhookAccepted, WebhookTicket
+
+log = logging.getLogger(__name__)
+
+
+def verify_and_normalise(
+    vendor: WebhookVendor,
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    config: ConnectorConfig,
+    *,
+    tenant: str,
+    now: datetime | None = None,
+) -> Normalised:
+    """Verify the raw bytes first, and only then parse them; raise SignatureError or PayloadError."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    # Nothing of the body is looked at before the signature holds: an attacker's JSON never reaches
+    # the parser.
+    vendor.verify(raw_body, lowered, config, now=now or datetime.now(UTC))
+    try:
+        payload = json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(f"body: not valid JSON ({type(exc).__name__})") from exc
+    return vendor.normalise(payload, lowered, config, tenant=tenant, raw_body=raw_body)
+
+
+def fit_limits(ticket: Ticket, settings: Settings) -> Ticket:
+    """Trim a helpdesk's ticket to the configured limits rather than refuse it.
+
+    The helpdesk cannot shorten a customer's message, so a 422 would only make it retry the same
+    bytes; the newest messages and the start of each body carry what triage needs.
+    """
+    messages = ticket.messages[-settings.max_messages :]
+    limit = settings.max_message_chars
+    if len(messages) == len(ticket.messages) and all(len(m.body) <= limit for m in messages):
+        return ticket
+    trimmed = [
+        m if len(m.body) <= limit else Message(**{**m.model_dump(), "body": m.body[:limit]}) for m in messages
+    ]
+    return ticket.model_copy(update={"messages": trimmed})
+
+
+def submit_all(
+    sessions: sessionmaker[Session], settings: Settings, connector: str, outcome: Normalised
+) -> WebhookAccepted:
+    """Submit every ticket of a webhook through the intake seam, deduped on its delivery id."""
+    if outcome.ignored is not None:
+        return WebhookAccepted(status="ignored", reason=outcome.ignored)
+    stored = []
+    for delivery in outcome.deliveries:
+        result = tickets.submit(
+            sessions, settings, fit_limits(delivery.ticket, settings), delivery=(connector, delivery.delivery_id)
+        )
+        stored.append(
+            WebhookTicket(
+                ticket_id=result.ticket_id,
+                revision=result.revision,
+                duplicate=result.duplicate,
+                queued=result.queued,
+            )
+        )
+    duplicate = bool(stored) and all(t.duplicate for t in stored)
+    log.info("webhook %s: %d ticket(s), duplicate=%s", connector, len(stored), duplicate)
+    return WebhookAccepted(status="duplicate" if duplicate else "accepted", duplicate=duplicate, tickets=stored)

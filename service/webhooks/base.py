@@ -67,7 +67,13 @@ class WebhookVendor(ABC):
 
     @abstractmethod
     def normalise(
-        self, payload: Any, headers: Mapping[str, str], config: ConnectorConfig, *, tenant: str, raw_body: bytes
+        self,
+        payload: Any,
+        headers: Mapping[str, str],
+        config: ConnectorConfig,
+        *,
+        tenant: str,
+        raw_body: bytes,
     ) -> Normalised:
         """Map a verified payload to canonical tickets, or to an ignore outcome; PayloadError if malformed."""
 

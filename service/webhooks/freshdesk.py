@@ -68,7 +68,13 @@ class FreshdeskWebhook(WebhookVendor):
         raise SignatureError(f"missing {SECRET_HEADER} header or basic credentials")
 
     def normalise(
-        self, payload: Any, headers: Mapping[str, str], config: ConnectorConfig, *, tenant: str, raw_body: bytes
+        self,
+        payload: Any,
+        headers: Mapping[str, str],
+        config: ConnectorConfig,
+        *,
+        tenant: str,
+        raw_body: bytes,
     ) -> Normalised:
         if not isinstance(payload, dict):
             raise PayloadError("body: expected a JSON object")

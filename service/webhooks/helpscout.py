@@ -48,7 +48,13 @@ class HelpScoutWebhook(WebhookVendor):
             raise SignatureError("signature does not match")
 
     def normalise(
-        self, payload: Any, headers: Mapping[str, str], config: ConnectorConfig, *, tenant: str, raw_body: bytes
+        self,
+        payload: Any,
+        headers: Mapping[str, str],
+        config: ConnectorConfig,
+        *,
+        tenant: str,
+        raw_body: bytes,
     ) -> Normalised:
         event = headers.get("x-helpscout-event", "")
         if event not in TRIAGED_EVENTS:
@@ -60,7 +66,9 @@ class HelpScoutWebhook(WebhookVendor):
         if not threads:
             raise PayloadError("_embedded.threads: missing")
         # Newest first in the API; sort by createdAt so "latest" does not depend on the order sent.
-        ordered = sorted((t for t in threads if isinstance(t, dict)), key=lambda t: str(t.get("createdAt", "")))
+        ordered = sorted(
+            (t for t in threads if isinstance(t, dict)), key=lambda t: str(t.get("createdAt", ""))
+        )
         latest = ordered[-1]
         author = latest.get("createdBy") if isinstance(latest.get("createdBy"), dict) else {}
         latest_body = html_to_text(str(latest.get("body") or ""))

@@ -47,7 +47,13 @@ class IntercomWebhook(WebhookVendor):
             raise SignatureError("signature does not match")
 
     def normalise(
-        self, payload: Any, headers: Mapping[str, str], config: ConnectorConfig, *, tenant: str, raw_body: bytes
+        self,
+        payload: Any,
+        headers: Mapping[str, str],
+        config: ConnectorConfig,
+        *,
+        tenant: str,
+        raw_body: bytes,
     ) -> Normalised:
         topic = text_field(payload, "topic", where="body")
         if topic not in (TOPIC_CREATED, TOPIC_REPLIED):
@@ -58,7 +64,9 @@ class IntercomWebhook(WebhookVendor):
             source = object_field(item, "source", where="data.item")
             part, where = source, "data.item.source"
         else:
-            parts_wrapper = item.get("conversation_parts") if isinstance(item.get("conversation_parts"), dict) else {}
+            parts_wrapper = (
+                item.get("conversation_parts") if isinstance(item.get("conversation_parts"), dict) else {}
+            )
             parts = [p for p in parts_wrapper.get("conversation_parts") or [] if isinstance(p, dict)]
             if not parts:
                 raise PayloadError("data.item.conversation_parts: missing")

@@ -65,7 +65,10 @@ def submit_all(
     stored = []
     for delivery in outcome.deliveries:
         result = tickets.submit(
-            sessions, settings, fit_limits(delivery.ticket, settings), delivery=(connector, delivery.delivery_id)
+            sessions,
+            settings,
+            fit_limits(delivery.ticket, settings),
+            delivery=(connector, delivery.delivery_id),
         )
         stored.append(
             WebhookTicket(
@@ -77,4 +80,6 @@ def submit_all(
         )
     duplicate = bool(stored) and all(t.duplicate for t in stored)
     log.info("webhook %s: %d ticket(s), duplicate=%s", connector, len(stored), duplicate)
-    return WebhookAccepted(status="duplicate" if duplicate else "accepted", duplicate=duplicate, tickets=stored)
+    return WebhookAccepted(
+        status="duplicate" if duplicate else "accepted", duplicate=duplicate, tickets=stored
+    )

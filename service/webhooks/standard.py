@@ -91,7 +91,13 @@ class StandardWebhook(WebhookVendor):
             raise SignatureError("no matching signature")
 
     def normalise(
-        self, payload: Any, headers: Mapping[str, str], config: ConnectorConfig, *, tenant: str, raw_body: bytes
+        self,
+        payload: Any,
+        headers: Mapping[str, str],
+        config: ConnectorConfig,
+        *,
+        tenant: str,
+        raw_body: bytes,
     ) -> Normalised:
         if not isinstance(payload, dict):
             raise PayloadError("body: expected a JSON object")
@@ -102,7 +108,9 @@ class StandardWebhook(WebhookVendor):
             body = TicketIn.model_validate(payload.get("data"))
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise PayloadError("data." + ".".join(str(p) for p in first["loc"]) + ": " + first["msg"]) from exc
+            raise PayloadError(
+                "data." + ".".join(str(p) for p in first["loc"]) + ": " + first["msg"]
+            ) from exc
         if is_ours(body.messages[-1].body, None, config):
             return Normalised.ignore("message written by this service")
         ticket = Ticket(

@@ -50,7 +50,13 @@ class ZammadWebhook(WebhookVendor):
             raise SignatureError("signature does not match")
 
     def normalise(
-        self, payload: Any, headers: Mapping[str, str], config: ConnectorConfig, *, tenant: str, raw_body: bytes
+        self,
+        payload: Any,
+        headers: Mapping[str, str],
+        config: ConnectorConfig,
+        *,
+        tenant: str,
+        raw_body: bytes,
     ) -> Normalised:
         ticket_in = object_field(payload, "ticket", where="body")
         article = payload.get("article")

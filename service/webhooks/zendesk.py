@@ -66,7 +66,13 @@ class ZendeskWebhook(WebhookVendor):
             raise SignatureError("signature does not match")
 
     def normalise(
-        self, payload: Any, headers: Mapping[str, str], config: ConnectorConfig, *, tenant: str, raw_body: bytes
+        self,
+        payload: Any,
+        headers: Mapping[str, str],
+        config: ConnectorConfig,
+        *,
+        tenant: str,
+        raw_body: bytes,
     ) -> Normalised:
         if not isinstance(payload, dict):
             raise PayloadError("body: expected a JSON object")

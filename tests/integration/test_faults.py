@@ -1,0 +1,116 @@
+"""Faults the pipeline must survive without losing a ticket or doubling an effect."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from service.storage.models import ActionRow, TriageRow
+from tests.integration.conftest import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def count(stack, model):
+    with stack.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def triaged_and_delivered(stack, ticket_id):
+    ticket = stack.ticket(ticket_id)
+    done = ticket["status"] == "triaged" and ticket["actions"]
+    return ticket if done and all(a["status"] == "delivered" for a in ticket["actions"]) else None
+
+
+def test_redis_down_at_intake_stores_202_and_the_sweep_enqueues_later(make_stack, redis_server, receiver):
+    stack = make_stack()
+    stack.start_api()
+    stack.start_worker()
+    redis_server.stop()
+
+    with stack.client() as client:
+        accepted = client.post("/v1/tickets", json={"external_id": "R-1", "messages": [{"body": "hello"}]})
+        ticket_id = accepted.json()["ticket_id"]
+        assert accepted.status_code == 202 and accepted.json()["queued"] is False
+        assert client.get("/readyz").status_code == 503
+        assert stack.ticket(ticket_id)["status"] == "accepted"
+
+    redis_server.start()
+
+    done = wait_for(lambda: triaged_and_delivered(stack, ticket_id), timeout=90)
+    assert done["triaged_revision"] == 1
+    assert count(stack, TriageRow) == 1
+    assert len(receiver.events("ticket.triaged")) == 1
+
+
+def test_worker_killed_mid_task_triages_exactly_once_after_restart(make_stack, receiver):
+    stack = make_stack()
+    stack.start_api()
+    worker = stack.start_worker()
+    slow = {"external_id": "K-1", "messages": [{"body": "[sleep=6] [frustration=0.9] It broke again"}]}
+
+    with stack.client() as client:
+        ticket_id = client.post("/v1/tickets", json=slow).json()["ticket_id"]
+    wait_for(lambda: stack.ticket(ticket_id)["status"] == "triaging", timeout=60)
+    time.sleep(0.5)
+    stack.kill(worker)  # SIGKILL to the worker and its pool children, mid-predict
+
+    assert stack.ticket(ticket_id)["status"] == "triaging"
+    stack.start_worker()
+
+    wait_for(lambda: triaged_and_delivered(stack, ticket_id), timeout=120)
+    # Let any redelivered copy of the message (visibility timeout, sweep) run out, then count.
+    time.sleep(3)
+    assert count(stack, TriageRow) == 1
+    assert len(receiver.events("ticket.triaged")) == 1
+    assert len([r for r in receiver.requests if r.verified]) == count(stack, ActionRow)
+
+
+def test_outbound_500_429_and_timeout_are_retried_and_delivered_once(make_stack, receiver):
+    receiver.script([(500, {}), (429, {"Retry-After": "2"}), ("sleep", 2.0)], default=(200, {}))
+    stack = make_stack()
+    stack.start_api()
+    stack.start_worker()
+
+    with stack.client() as client:
+        ticket_id = client.post("/v1/tickets", json={"external_id": "O-1", "messages": [{"body": "hi"}]}).json()[
+            "ticket_id"
+        ]
+    done = wait_for(lambda: triaged_and_delivered(stack, ticket_id), timeout=90)
+
+    [action] = done["actions"]
+    assert action["attempts"] == 4  # 500, 429, timeout, then 200
+    assert len(receiver.requests) == 4
+    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
+    assert len(receiver.events()) == 1  # a receiver deduping on webhook-id saw one delivery
+    # The try after the 429 waited at least its Retry-After.
+    times = [r.received_at for r in receiver.requests]
+    assert times[2] - times[1] >= 2.0
+
+
+def test_dead_letter_after_last_try_listed_and_replayed(make_stack, receiver):
+    receiver.script([], default=(500, {}))
+    stack = make_stack(TRIAGE_RETRY_SCHEDULE_SECONDS="[0.5, 0.5]")
+    stack.start_api()
+    stack.start_worker()
+
+    with stack.client() as client:
+        ticket_id = client.post("/v1/tickets", json={"external_id": "D-1", "messages": [{"body": "hi"}]}).json()[
+            "ticket_id"
+        ]
+        dead = wait_for(lambda: client.get("/v1/admin/dead-letters").json(), timeout=60)
+        assert [d["status"] for d in dead] == ["dead"] and dead[0]["attempts"] == 3
+        assert dead[0]["last_status_code"] == 500
+        assert len(receiver.requests) == 3
+
+        receiver.script([], default=(200, {}))
+        replay = client.post(f"/v1/admin/dead-letters/{dead[0]['id']}/replay")
+        assert replay.status_code == 202
+        assert client.post(f"/v1/admin/dead-letters/{dead[0]['id']}/replay").status_code in (202, 409)
+
+        wait_for(lambda: triaged_and_delivered(stack, ticket_id), timeout=60)
+        assert client.get("/v1/admin/dead-letters").json() == []
+        assert client.post("/v1/admin/dead-letters/nope/replay").status_code == 404
+    assert len(receiver.events()) == 1

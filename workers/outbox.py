@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.domain import ActionStatus, Decision, Triage
 from service.storage.models import ActionRow, TicketRow
-from workers.connectors.base import Connector, OutboundAction
+from workers.connectors.base import Connector, DeliveryResult, OutboundAction
 from workers.routing.drafts import compose_draft
 
 log = logging.getLogger(__name__)
@@ -121,22 +121,22 @@ def deliver_action(
         )
     connector = connectors_for(action.tenant).get(row.connector)
     if connector is None:
-        result_status, error = ActionStatus.DEAD, f"connector {row.connector!r} is not configured"
-        result = None
+        # Configuration changed since the action was planned: retrying cannot help.
+        missing = f"connector {row.connector!r} is not configured"
+        result = DeliveryResult(ok=False, error=missing, permanent=True)
     else:
         result = connector.deliver(action)
-        result_status, error = None, result.error
 
     attempts = action.attempt
     schedule = settings.retry_schedule_seconds
     retry_in: float | None = None
-    if result is not None and result.ok:
+    if result.ok:
         status = ActionStatus.DELIVERED
-    elif result_status == ActionStatus.DEAD or (result is not None and result.permanent) or attempts > len(schedule):
+    elif result.permanent or attempts > len(schedule):
         status = ActionStatus.DEAD
     else:
         status = ActionStatus.PENDING
-        retry_in = max(schedule[attempts - 1], (result.retry_after or 0.0) if result else 0.0)
+        retry_in = max(schedule[attempts - 1], result.retry_after or 0.0)
     finished = datetime.now(UTC)
     with sessions.begin() as session:
         session.execute(
@@ -148,8 +148,8 @@ def deliver_action(
                 lease_until=None,
                 next_attempt_at=finished + timedelta(seconds=retry_in) if retry_in is not None else None,
                 delivered_at=finished if status == ActionStatus.DELIVERED else None,
-                last_status_code=result.status_code if result else None,
-                last_error=error,
+                last_status_code=result.status_code,
+                last_error=result.error,
                 updated_at=finished,
             )
         )

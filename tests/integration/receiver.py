@@ -16,6 +16,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     verified: bool
+    received_at: float
 
 
 class Receiver:
@@ -32,6 +33,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
@@ -45,7 +47,7 @@ class Receiver:
                 except Exception:
                     payload, verified = None, False
                 with receiver._lock:
-                    receiver.requests.append(Received(headers, body, verified))
+                    receiver.requests.append(Received(headers, body, verified, arrived))
                     if verified and 200 <= step[0] < 300:
                         receiver.delivered.setdefault(headers["webhook-id"], payload)
                 self.send_response(step[0])

@@ -33,12 +33,10 @@ def parse_manifests(rendered: dict[str, str]) -> list[Manifest]:
 
 def find(manifests: list[Manifest], kind: str, name: str | None = None) -> list[Manifest]:
     """Return the objects of one kind, optionally with one exact name."""
-    return [
-        m for m in manifests if m["kind"] == kind and (name is None or m["metadata"]["name"] == name)
-    ]
+    return [m for m in manifests if m["kind"] == kind and (name is None or m["metadata"]["name"] == name)]
 
 
-def annotations(manifest: Manifest) -> dict[str, str]:
+def annotations_of(manifest: Manifest) -> dict[str, str]:
     """Return an object's annotations, empty when it has none."""
     return manifest["metadata"].get("annotations") or {}
 

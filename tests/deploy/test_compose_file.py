@@ -97,7 +97,9 @@ def test_compose_file_still_validates_once_interpolated(
     "mutate",
     [
         lambda c: c["services"]["api"].update(restart_policy="always"),
-        lambda c: c["services"]["redis"].update(healthcheck={"test": ["CMD", "redis-cli", "ping"], "retry": 3}),
+        lambda c: c["services"]["redis"].update(
+            healthcheck={"test": ["CMD", "redis-cli", "ping"], "retry": 3}
+        ),
         lambda c: c["services"]["worker-inference-gpu"]["deploy"]["resources"]["reservations"].update(gpu=1),
     ],
     ids=["unknown-service-key", "misspelt-healthcheck-key", "gpu-outside-devices"],
@@ -129,7 +131,12 @@ def test_env_example_ships_no_secret() -> None:
         if line.strip() and not line.lstrip().startswith("#"):
             name, _, value = line.partition("=")
             raw[name] = value
-    for name in ("TRIAGE_API_KEY", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "TRIAGE_OUTBOUND_WEBHOOK_SECRET"):
+    for name in (
+        "TRIAGE_API_KEY",
+        "POSTGRES_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+        "TRIAGE_OUTBOUND_WEBHOOK_SECRET",
+    ):
         assert raw[name] == "", f"{name} must be empty in the example"
 
 
@@ -169,7 +176,13 @@ def test_gpu_worker_is_an_optional_profile_with_an_nvidia_device(compose: dict[s
 def test_services_run_the_expected_commands(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert services["api"]["command"] == ["api", "--host", "0.0.0.0", "--port", "8000"]
-    assert services["worker-inference"]["command"] == ["worker", "--queues", "inference", "--concurrency", "1"]
+    assert services["worker-inference"]["command"] == [
+        "worker",
+        "--queues",
+        "inference",
+        "--concurrency",
+        "1",
+    ]
     assert services["worker-actions"]["command"] == ["worker", "--queues", "actions", "--concurrency", "4"]
     assert services["beat"]["command"] == ["beat"]
     assert str(services["beat"]["deploy"]["replicas"]) == "1"

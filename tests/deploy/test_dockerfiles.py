@@ -63,7 +63,10 @@ def test_hadolint_is_clean(dockerfile: Path) -> None:
     # failure-threshold info: any finding, even style, fails; ignores must be inline with a reason.
     result = subprocess.run(
         [hadolint, "--no-color", "--failure-threshold", "info", str(dockerfile)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
 
@@ -80,8 +83,11 @@ def test_hadolint_ignores_carry_a_reason(dockerfile: Path) -> None:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
 def test_images_are_multi_stage_with_pinned_bases(dockerfile: Path) -> None:
-    bases = [args.split()[-3] if " AS " in args.upper() else args.split()[0]
-             for keyword, args in _instructions(dockerfile) if keyword == "FROM"]
+    bases = [
+        args.split()[-3] if " AS " in args.upper() else args.split()[0]
+        for keyword, args in _instructions(dockerfile)
+        if keyword == "FROM"
+    ]
     assert len(bases) >= 2, "build in one stage, copy the virtualenv into a clean runtime stage"
     for base in bases:
         name, _, tag = base.rpartition(":")
@@ -101,7 +107,9 @@ def test_runtime_stage_runs_as_non_root_with_a_health_check(dockerfile: Path) ->
 
 def test_api_image_installs_no_model_stack() -> None:
     text = (DOCKER_DIR / "api.Dockerfile").read_text()
-    runs = " ".join(args for keyword, args in _instructions(DOCKER_DIR / "api.Dockerfile") if keyword == "RUN")
+    runs = " ".join(
+        args for keyword, args in _instructions(DOCKER_DIR / "api.Dockerfile") if keyword == "RUN"
+    )
     assert "[ml]" not in runs and "torch" not in runs
     assert 'CMD ["api", "--host", "0.0.0.0", "--port", "8000"]' in text
 
@@ -139,8 +147,11 @@ def test_build_context_leaves_out_secrets_and_local_state(image: str) -> None:
     included = {p.removeprefix("!").rstrip("/") for p in patterns if p.startswith("!")}
     assert {"pyproject.toml", "service", "workers", "deploy/docker/entrypoint.sh"} <= included
     assert not included & {".env", "deploy/.env", ".venv", ".git"}
-    copied = [a.split()[-2] for keyword, a in _instructions(DOCKER_DIR / f"{image}.Dockerfile")
-              if keyword == "COPY" and "--from" not in a and a.split()[-2] != "."]
+    copied = [
+        a.split()[-2]
+        for keyword, a in _instructions(DOCKER_DIR / f"{image}.Dockerfile")
+        if keyword == "COPY" and "--from" not in a and a.split()[-2] != "."
+    ]
     assert set(copied) <= included
 
 
@@ -170,7 +181,9 @@ def test_entrypoint_empties_the_metrics_dir_and_runs_triage(tmp_path: Path, fake
     }
     subprocess.run(
         ["sh", str(DOCKER_DIR / "entrypoint.sh"), "worker", "--queues", "inference"],
-        env=env, check=True, timeout=10,
+        env=env,
+        check=True,
+        timeout=10,
     )
     assert metrics_dir.is_dir() and not any(metrics_dir.iterdir())
     assert (tmp_path / "args").read_text().split() == ["worker", "--queues", "inference"]

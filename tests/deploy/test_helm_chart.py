@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from .conftest import CHART_DIR, RELEASE, Manifest, annotations, find, one, parse_manifests
+from .conftest import CHART_DIR, RELEASE, Manifest, annotations_of, find, one, parse_manifests
 from .crd_schemas import CUSTOM_RESOURCE_SCHEMAS
 
 pytestmark = pytest.mark.integration
@@ -248,8 +248,11 @@ def test_tenants_file_is_mounted_from_a_secret(full_manifests: list[Manifest]) -
 
 
 def test_selectors_match_their_pods_and_only_their_component(default_manifests: list[Manifest]) -> None:
-    pods = {m["metadata"]["name"]: m["spec"]["template"]["metadata"]["labels"]
-            for m in default_manifests if m["kind"] in WORKLOAD_KINDS}
+    pods = {
+        m["metadata"]["name"]: m["spec"]["template"]["metadata"]["labels"]
+        for m in default_manifests
+        if m["kind"] in WORKLOAD_KINDS
+    }
     for (kind, name), selector in _selectors(default_manifests).items():
         assert "helm.sh/chart" not in selector and "app.kubernetes.io/version" not in selector
         matched = [pod for pod, labels in pods.items() if selector.items() <= labels.items()]
@@ -274,8 +277,11 @@ def test_selectors_are_stable_across_values_and_chart_upgrades(
     with helm.Chart.load(str(upgraded_dir)) as upgraded:
         after = _selectors(parse_manifests(upgraded.render(changed_values, name=RELEASE, namespace="x")))
     shared = before.keys() & after.keys()
-    assert {("Deployment", f"{FULL}-api"), ("Deployment", f"{FULL}-worker-inference"),
-            ("Service", f"{FULL}-api")} <= shared
+    assert {
+        ("Deployment", f"{FULL}-api"),
+        ("Deployment", f"{FULL}-worker-inference"),
+        ("Service", f"{FULL}-api"),
+    } <= shared
     for key in shared:
         assert before[key] == after[key], f"{key} selector changed: a Deployment selector is immutable"
 
@@ -320,7 +326,7 @@ def test_keda_scales_inference_on_its_redis_queue(full_manifests: list[Manifest]
 
 
 def test_keda_without_a_redis_address_fails_clearly(helm: Any, render: Callable[..., dict[str, str]]) -> None:
-    with pytest.raises(helm.HelmRenderError, match="keda.redis.address"):
+    with pytest.raises(helm.HelmRenderError, match=r"keda\.redis\.address"):
         render({"keda": {"enabled": True}})
 
 
@@ -346,11 +352,11 @@ def test_policy_configmap_is_mounted_and_rolls_pods(
     assert yaml.safe_load(policy["data"]["policy.yaml"]) == yaml.safe_load(full_values["policy"]["content"])
     api = one(full_manifests, "Deployment", f"{FULL}-api")
     assert _env(_containers(api)[0])["TRIAGE_POLICY_FILE"]["value"] == "/etc/triage/policy/policy.yaml"
-    checksum = annotations(api["spec"]["template"])["checksum/policy"]
+    checksum = annotations_of(api["spec"]["template"])["checksum/policy"]
     edited = copy.deepcopy(full_values)
     edited["policy"]["content"] += "# edited\n"
     api_after = one(parse_manifests(render(edited)), "Deployment", f"{FULL}-api")
-    assert annotations(api_after["spec"]["template"])["checksum/policy"] != checksum
+    assert annotations_of(api_after["spec"]["template"])["checksum/policy"] != checksum
 
 
 def test_beat_runs_exactly_one_replica(full_manifests: list[Manifest]) -> None:
@@ -362,14 +368,14 @@ def test_beat_runs_exactly_one_replica(full_manifests: list[Manifest]) -> None:
 
 def test_migrations_run_as_a_hook_before_install_and_upgrade(default_manifests: list[Manifest]) -> None:
     job = one(default_manifests, "Job", f"{DEFAULT}-migrate")
-    assert annotations(job)["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert annotations_of(job)["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert _containers(job)[0]["args"] == ["migrate"]
     assert "triage-api" in _containers(job)[0]["image"]
 
 
 def test_helm_test_pod_checks_readiness(default_manifests: list[Manifest]) -> None:
     pod = one(default_manifests, "Pod", f"{DEFAULT}-test-connection")
-    assert annotations(pod)["helm.sh/hook"] == "test"
+    assert annotations_of(pod)["helm.sh/hook"] == "test"
     script = pod["spec"]["containers"][0]["command"][-1]
     assert f"http://{DEFAULT}-api:8000/readyz" in script
 
@@ -391,8 +397,11 @@ def test_every_pod_runs_as_non_root_with_a_read_only_root(
 def test_network_policies_cover_every_component(full_manifests: list[Manifest]) -> None:
     policies = find(full_manifests, "NetworkPolicy")
     covered = [p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in policies]
-    deployed = [m["metadata"]["labels"]["app.kubernetes.io/component"]
-                for m in full_manifests if m["kind"] in WORKLOAD_KINDS]
+    deployed = [
+        m["metadata"]["labels"]["app.kubernetes.io/component"]
+        for m in full_manifests
+        if m["kind"] in WORKLOAD_KINDS
+    ]
     assert sorted(covered) == sorted(deployed)
     beat = one(full_manifests, "NetworkPolicy", f"{FULL}-beat")
     assert "ingress" not in beat["spec"], "beat accepts no connections"
@@ -440,7 +449,11 @@ def test_every_values_key_has_a_comment() -> None:
         indent = len(match.group(1))
         documented_indents = [i for i in documented_indents if i < indent]
         above = number - 1
-        while above >= 0 and lines[above].strip().startswith("#") and not lines[above].lstrip().startswith("# --"):
+        while (
+            above >= 0
+            and lines[above].strip().startswith("#")
+            and not lines[above].lstrip().startswith("# --")
+        ):
             above -= 1
         has_leaf_doc = above >= 0 and lines[above].lstrip().startswith("# --")
         has_comment = lines[number - 1].lstrip().startswith("#") if number else False

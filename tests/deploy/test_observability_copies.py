@@ -50,7 +50,8 @@ def test_dashboard_configmaps_hold_every_dashboard(
 ) -> None:
     dashboards = _files(DEPLOY_DASHBOARDS, "*.json")
     config_maps = [
-        m for m in find(parse_manifests(render(full_values)), "ConfigMap")
+        m
+        for m in find(parse_manifests(render(full_values)), "ConfigMap")
         if m["metadata"]["labels"].get("grafana_dashboard") == "1"
     ]
     rendered = {name: data for m in config_maps for name, data in m["data"].items()}

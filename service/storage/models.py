@@ -115,6 +115,8 @@ class DecisionRow(Base):
     revision: Mapped[int] = mapped_column(Integer)
     decision: Mapped[dict[str, Any]] = mapped_column(JSON)
     policy_version: Mapped[str] = mapped_column(String(64))
+    # Up to three ranked reply drafts the worker wrote (workers/drafts), read by the assist API.
+    drafts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -167,5 +169,9 @@ class FeedbackRow(Base):
     tenant: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer)
     agent: Mapped[str] = mapped_column(String(256))
+    # draft (accepted/edited/rejected), frustration, urgency, or priority (a helpdesk-side change).
+    kind: Mapped[str] = mapped_column(String(32), default="verdict", server_default="verdict")
+    source: Mapped[str] = mapped_column(String(16), default="agent", server_default="agent")
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

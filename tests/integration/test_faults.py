@@ -75,9 +75,9 @@ def test_outbound_500_429_and_timeout_are_retried_and_delivered_once(make_stack,
     stack.start_worker()
 
     with stack.client() as client:
-        ticket_id = client.post("/v1/tickets", json={"external_id": "O-1", "messages": [{"body": "hi"}]}).json()[
-            "ticket_id"
-        ]
+        ticket_id = client.post(
+            "/v1/tickets", json={"external_id": "O-1", "messages": [{"body": "hi"}]}
+        ).json()["ticket_id"]
     done = wait_for(lambda: triaged_and_delivered(stack, ticket_id), timeout=90)
 
     [action] = done["actions"]
@@ -97,9 +97,9 @@ def test_dead_letter_after_last_try_listed_and_replayed(make_stack, receiver):
     stack.start_worker()
 
     with stack.client() as client:
-        ticket_id = client.post("/v1/tickets", json={"external_id": "D-1", "messages": [{"body": "hi"}]}).json()[
-            "ticket_id"
-        ]
+        ticket_id = client.post(
+            "/v1/tickets", json={"external_id": "D-1", "messages": [{"body": "hi"}]}
+        ).json()["ticket_id"]
         dead = wait_for(lambda: client.get("/v1/admin/dead-letters").json(), timeout=60)
         assert [d["status"] for d in dead] == ["dead"] and dead[0]["attempts"] == 3
         assert dead[0]["last_status_code"] == 500
@@ -114,3 +114,20 @@ def test_dead_letter_after_last_try_listed_and_replayed(make_stack, receiver):
         assert client.get("/v1/admin/dead-letters").json() == []
         assert client.post("/v1/admin/dead-letters/nope/replay").status_code == 404
     assert len(receiver.events()) == 1
+
+
+def test_poison_message_is_parked_after_max_deliveries(make_stack, receiver):
+    stack = make_stack(TRIAGE_MAX_TASK_DELIVERIES="2")
+    stack.start_api()
+    stack.start_worker()
+
+    with stack.client() as client:
+        poison = client.post(
+            "/v1/tickets", json={"external_id": "P-1", "messages": [{"body": "[crash] boom"}]}
+        )
+        fine = client.post("/v1/tickets", json={"external_id": "P-2", "messages": [{"body": "all good"}]})
+
+    # Each delivery kills the pool process; after two the ticket is parked instead of looping forever.
+    wait_for(lambda: stack.ticket(poison.json()["ticket_id"])["status"] == "failed", timeout=90)
+    wait_for(lambda: triaged_and_delivered(stack, fine.json()["ticket_id"]), timeout=60)
+    assert count(stack, TriageRow) == 1

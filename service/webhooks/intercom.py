@@ -96,6 +96,5 @@ class IntercomWebhook(WebhookVendor):
             ],
             requester_id=str(author["id"]) if author.get("id") is not None else None,
             tags=tags,
-            priority=text_field(item, "priority", where="data.item", required=False) or None,
         )
         return Normalised([Delivery(ticket, notification_id)])

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from service import metrics
 from service.deps import SessionsDep, SettingsDep, tenants_dep
 from service.tenants import TenantRegistry
 from service.tickets.schemas import Problem
@@ -57,10 +58,13 @@ async def _receive(
         outcome = verify_and_normalise(vendor, raw_body, dict(request.headers), config, tenant=tenant_name)
     except SignatureError as exc:
         log.warning("webhook %s/%s refused: %s", connector, tenant_name, exc)
+        metrics.record_webhook(connector, "bad_signature")
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"signature refused: {exc}") from exc
     except PayloadError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from exc
+        metrics.record_webhook(connector, "invalid")
+        raise HTTPException(422, detail=str(exc)) from exc
     accepted = await run_in_threadpool(submit_all, sessions, settings, connector, outcome)
+    metrics.record_webhook(connector, accepted.status)  # accepted, duplicate or ignored
     code = status.HTTP_200_OK if accepted.status == "ignored" else status.HTTP_202_ACCEPTED
     return JSONResponse(accepted.model_dump(mode="json"), status_code=code)
 

@@ -42,6 +42,7 @@ class FreshdeskConnector(HelpdeskConnector):
                 update["tags"] = existing + [t for t in tags if t not in existing]
             if update:
                 self.call(client, "PUT", f"/api/v2/tickets/{ticket_id}", json=update)
+            return
         conversations = self.call(client, "GET", f"/api/v2/tickets/{ticket_id}/conversations").json()
         bodies = [str(c.get("body", "")) + str(c.get("body_text", "")) for c in conversations or []]
         if self.already_written(action, bodies):

@@ -19,7 +19,7 @@ import time
 import httpx
 
 from service.domain import ActionKind
-from workers.connectors.base import OutboundAction
+from workers.connectors.base import DeliveryResult, OutboundAction
 from workers.connectors.helpdesk import HelpdeskConnector, HelpdeskFailure, as_html
 
 
@@ -76,6 +76,7 @@ class HelpScoutConnector(HelpdeskConnector):
                     f"/v2/conversations/{conversation_id}/tags",
                     json={"tags": existing + missing},
                 )
+            return
         threads = self.call(client, "GET", f"/v2/conversations/{conversation_id}/threads").json()
         bodies = [str(t.get("body", "")) for t in (threads.get("_embedded") or {}).get("threads") or []]
         if action.kind == ActionKind.REPLY_DRAFTED:
@@ -108,7 +109,5 @@ class HelpScoutConnector(HelpdeskConnector):
         )
 
     @staticmethod
-    def _permanent(error: str):  # type: ignore[no-untyped-def]
-        from workers.connectors.base import DeliveryResult
-
+    def _permanent(error: str) -> DeliveryResult:
         return DeliveryResult(ok=False, error=error, permanent=True)

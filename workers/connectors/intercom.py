@@ -52,6 +52,7 @@ class IntercomConnector(HelpdeskConnector):
                     f"/conversations/{conversation_id}/tags",
                     json={"id": str(tag["id"]), "admin_id": admin_id},
                 )
+            return
         conversation = self.call(client, "GET", f"/conversations/{conversation_id}").json()
         parts = (conversation.get("conversation_parts") or {}).get("conversation_parts") or []
         if self.already_written(action, [str(p.get("body") or "") for p in parts]):

@@ -52,6 +52,7 @@ class ZammadConnector(HelpdeskConnector):
                     "/api/v1/tags/add",
                     json={"item": tag, "object": "Ticket", "o_id": int(ticket_id)},
                 )
+            return
         articles = self.call(client, "GET", f"/api/v1/ticket_articles/by_ticket/{ticket_id}").json()
         if self.already_written(action, [str(a.get("body", "")) for a in articles or []]):
             return

@@ -1,9 +1,9 @@
 """Zendesk Support write-back through the Tickets API.
 
 Calls (Zendesk API reference; verified unless noted):
-- `PUT /api/v2/tickets/{id}.json` with `{"ticket": {"comment": {"body", "public": false}, "priority",
-  "group_id"}}`: the note and the escalation fields in one atomic update, so a found note proves the
-  priority was set too. Priorities: low, normal, high, urgent.
+- `PUT /api/v2/tickets/{id}.json` with `{"ticket": {"comment": {"body", "public": false}}}` for the
+  internal note (or draft), and `{"ticket": {"priority", "group_id"}}` for an escalation. Priorities:
+  low, normal, high, urgent.
 - `PUT /api/v2/tickets/{id}/tags.json` `{"tags": [...]}`: "Add Tags", keeps existing tags (the plain
   ticket update would replace them; developer.zendesk.com "Adding tags to tickets without overwriting").
 - `GET /api/v2/tickets/{id}/comments.json?sort_order=desc`: read-before-write for the marker.
@@ -38,22 +38,24 @@ class ZendeskConnector(HelpdeskConnector):
 
     def perform(self, client: httpx.Client, action: OutboundAction) -> None:
         ticket_id = action.external_id
-        escalated = action.kind == ActionKind.ESCALATED
-        if escalated and (tags := self.escalation_tags(action)):
-            self.call(client, "PUT", f"/api/v2/tickets/{ticket_id}/tags.json", json={"tags": tags})
+        if action.kind == ActionKind.ESCALATED:
+            # Setting fields to a value and adding tags are idempotent: a retry repeats them harmlessly.
+            if tags := self.escalation_tags(action):
+                self.call(client, "PUT", f"/api/v2/tickets/{ticket_id}/tags.json", json={"tags": tags})
+            fields: dict[str, object] = {}
+            if (priority := self.mapped_priority(action)) is not None:
+                fields["priority"] = priority
+            group = self.mapped_group(action)
+            if group is not None and str(group).isdigit():
+                fields["group_id"] = int(group)  # Zendesk wants the id: map names in `group_map`
+            if fields:
+                self.call(client, "PUT", f"/api/v2/tickets/{ticket_id}.json", json={"ticket": fields})
+            return
         comments = self.call(
             client, "GET", f"/api/v2/tickets/{ticket_id}/comments.json", params={"sort_order": "desc"}
         ).json()
         bodies = [str(c.get("body", "")) for c in comments.get("comments") or []]
         if self.already_written(action, bodies):
             return
-        ticket: dict[str, object] = {
-            "comment": {"body": self.body_text(action), "public": self.sends_to_customer(action)}
-        }
-        if escalated:
-            if (priority := self.mapped_priority(action)) is not None:
-                ticket["priority"] = priority
-            group = self.mapped_group(action)
-            if group is not None and str(group).isdigit():
-                ticket["group_id"] = int(group)  # Zendesk wants the id: map names in `group_map`
-        self.call(client, "PUT", f"/api/v2/tickets/{ticket_id}.json", json={"ticket": ticket})
+        comment = {"body": self.body_text(action), "public": self.sends_to_customer(action)}
+        self.call(client, "PUT", f"/api/v2/tickets/{ticket_id}.json", json={"ticket": {"comment": comment}})

@@ -1,0 +1,65 @@
+"""A few real training steps on a small subset: the artefacts are small and serve through the classifier."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from workers.inference.calibration import Calibration
+from workers.training.data import Example
+from workers.training.pipeline import calibrate_artifacts, write_metadata
+from workers.training.train import TrainConfig, train
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+ANGRY = [
+    "I am furious, this is a disgrace!",
+    "You people are useless and I hate this",
+    "Worst service ever!!",
+]
+CALM = ["Thanks a lot, that helped.", "Could you send me the invoice?", "Have a nice day"]
+URGENT = [
+    ("My card was stolen", 3),
+    ("Payment declined at checkout", 2),
+    ("Where is my card?", 1),
+    ("Which fees?", 0),
+]
+
+
+def _examples() -> tuple[list[Example], list[Example]]:
+    frustration = [Example(t, "test", frustrated=1, severe=1) for t in ANGRY] + [
+        Example(t, "test", frustrated=0, severe=0) for t in CALM
+    ]
+    urgency = [Example(t, "test", urgency=level) for t, level in URGENT]
+    return frustration * 4, urgency * 6
+
+
+def test_training_steps_write_small_artefacts_that_serve(tmp_path: Path) -> None:
+    from workers.inference.transformer import TransformerClassifier
+
+    frustration, urgency = _examples()
+    config = replace(TrainConfig(), max_length=32, batch_size=8, threads=1, frustration_limit=None)
+    weights = train(config, frustration, urgency, tmp_path)
+    write_metadata(tmp_path, config, version="0.0.0-test", extra={})
+    calibration = calibrate_artifacts(tmp_path, frustration[:6], urgency[:4], device="cpu", threads=1)
+
+    assert weights.stat().st_size < 5 * 1024 * 1024  # adapters and heads only, never the backbone
+    assert Calibration.load(tmp_path / "calibration.json") == calibration
+    [scores] = TransformerClassifier(tmp_path, device="cpu", precision="fp32", evidence="none").predict(
+        ["Worst service ever!!"]
+    )
+    assert scores.model_version == "triage-minilm-l6-lora-0.0.0-test"
+    assert scores.frustration is not None and 0.0 <= scores.frustration.probability <= 1.0
+
+
+def test_same_seed_gives_the_same_weights(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    frustration, urgency = _examples()
+    config = replace(TrainConfig(), max_length=32, batch_size=8, threads=1, epochs=0.5)
+    first = load_file(str(train(config, frustration, urgency, tmp_path / "a")))
+    second = load_file(str(train(config, frustration, urgency, tmp_path / "b")))
+    assert first.keys() == second.keys()
+    assert all((first[k] == second[k]).all() for k in first)

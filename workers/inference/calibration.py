@@ -1,0 +1,73 @@
+"""Turn raw logits into calibrated probabilities and levels, with parameters fitted on dev data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from service.domain import URGENCY_LEVELS
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Return the logistic function, computed without overflow."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Return row-wise softmax."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+@dataclass
+class Calibration:
+    """Temperatures and decision thresholds, all fitted on the calibration half of the dev splits."""
+
+    frustration_temperature: float = 1.0
+    severe_temperature: float = 1.0
+    urgency_temperature: float = 1.0
+    # Calibrated P(frustrated) from which a text counts as frustrated at all (tuned for macro-F1).
+    frustration_threshold: float = 0.5
+    # From this calibrated probability on, three texts in four like it are frustrated: "moderate".
+    moderate_threshold: float = 0.75
+    # Calibrated P(severe) (anger, disgust) from which the level is "severe" (tuned for F1).
+    severe_threshold: float = 0.5
+
+    def frustration(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return calibrated (P(frustrated), P(severe)) for logits of shape [N, 2]."""
+        frustrated = sigmoid(logits[:, 0] / self.frustration_temperature)
+        severe = sigmoid(logits[:, 1] / self.severe_temperature)
+        # Severe is a kind of frustrated; never let it exceed the frustrated probability.
+        return frustrated, np.minimum(severe, frustrated)
+
+    def urgency(self, logits: np.ndarray) -> np.ndarray:
+        """Return the calibrated distribution over urgency levels for logits of shape [N, 4]."""
+        return softmax(logits / self.urgency_temperature)
+
+    def frustration_level(self, frustrated: float, severe: float) -> str:
+        """Map calibrated probabilities onto none/mild/moderate/severe."""
+        if frustrated < self.frustration_threshold:
+            return "none"
+        if severe >= self.severe_threshold:
+            return "severe"
+        if frustrated >= max(self.moderate_threshold, self.frustration_threshold):
+            return "moderate"
+        return "mild"
+
+    @staticmethod
+    def urgency_level(distribution: np.ndarray) -> str:
+        """Return the most probable urgency level."""
+        return URGENCY_LEVELS[int(np.argmax(distribution))]
+
+    def save(self, path: Path) -> None:
+        """Write the parameters as JSON."""
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        """Read parameters written by save."""
+        return cls(**json.loads(path.read_text()))

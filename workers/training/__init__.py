@@ -1,0 +1,1 @@
+"""Reproducible training, evaluation and baselines for the frustration and urgency models."""

@@ -1,0 +1,55 @@
+"""Fit temperatures and thresholds on the calibration half of the dev splits."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from workers.inference.calibration import Calibration, sigmoid, softmax
+from workers.training.metrics import best_threshold
+
+# Temperatures outside this range mean something is broken, not that the model is that far off.
+LOG_TEMPERATURE_BOUNDS = (-3.0, 3.0)
+
+
+def fit_binary_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Return T minimising the negative log-likelihood of sigmoid(logit / T)."""
+
+    def nll(log_t: float) -> float:
+        p = np.clip(sigmoid(logits / np.exp(log_t)), 1e-7, 1 - 1e-7)
+        return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+    return float(np.exp(minimize_scalar(nll, bounds=LOG_TEMPERATURE_BOUNDS, method="bounded").x))
+
+
+def fit_multiclass_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Return T minimising the negative log-likelihood of softmax(logits / T)."""
+
+    def nll(log_t: float) -> float:
+        p = softmax(logits / np.exp(log_t))
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, 1.0))))
+
+    return float(np.exp(minimize_scalar(nll, bounds=LOG_TEMPERATURE_BOUNDS, method="bounded").x))
+
+
+def fit_calibration(
+    frustration_logits: np.ndarray,
+    frustrated: np.ndarray,
+    severe: np.ndarray,
+    urgency_logits: np.ndarray | None,
+    urgency: np.ndarray | None,
+    base: Calibration | None = None,
+) -> Calibration:
+    """Fit every temperature and threshold; tasks without labels keep `base`'s values."""
+    calibration = Calibration(**vars(base)) if base else Calibration()
+    if len(frustrated):
+        calibration.frustration_temperature = fit_binary_temperature(frustration_logits[:, 0], frustrated)
+        calibration.severe_temperature = fit_binary_temperature(frustration_logits[:, 1], severe)
+        p_frustrated, p_severe = calibration.frustration(frustration_logits)
+        calibration.frustration_threshold = best_threshold(p_frustrated, frustrated)
+        calibration.severe_threshold = max(
+            best_threshold(p_severe, severe), calibration.frustration_threshold
+        )
+    if urgency_logits is not None and urgency is not None and len(urgency):
+        calibration.urgency_temperature = fit_multiclass_temperature(urgency_logits, urgency)
+    return calibration

@@ -110,7 +110,9 @@ def serve(
                     "--log-level",
                     "warning",
                 ],
-                env=env,
+                # The API gets its own metrics directory: sharing the worker's would export API
+                # samples from the worker's /metrics too.
+                env={**env, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="triage-api-metrics-")},
             )
         )
         children.append(

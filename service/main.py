@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from service import __version__
+from service import __version__, metrics
 from service.admin.router import router as admin_router
 from service.config import Settings
 from service.deps import build_state
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = sessions
     app.state.tenants = tenants
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    metrics.install(app)  # after the other middleware, so request metrics wrap them
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)

@@ -10,6 +10,7 @@ from kombu import Queue
 
 from service.config import get_settings
 from service.queue import QUEUE_ACTIONS, QUEUE_INFERENCE, TASK_SWEEP, celery_config
+from workers import metrics
 
 settings = get_settings()
 
@@ -34,6 +35,8 @@ app.conf.update(
     },
     imports=("workers.tasks.triage", "workers.tasks.outbound", "workers.tasks.sweep"),
 )
+
+metrics.connect_worker_signals()
 
 
 @worker_process_init.connect

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.domain import ActionStatus, Decision, Triage
 from service.storage.models import ActionRow, TicketRow
+from workers import metrics
 from workers.connectors.base import Connector, DeliveryResult, OutboundAction
 from workers.routing.drafts import compose_draft
 
@@ -125,7 +126,8 @@ def deliver_action(
         missing = f"connector {row.connector!r} is not configured"
         result = DeliveryResult(ok=False, error=missing, permanent=True)
     else:
-        result = connector.deliver(action)
+        with metrics.WRITEBACK_DURATION.labels(connector=row.connector).time():
+            result = connector.deliver(action)
 
     attempts = action.attempt
     schedule = settings.retry_schedule_seconds
@@ -154,6 +156,13 @@ def deliver_action(
             )
         )
     log.info("action %s %s after %d attempt(s)", action_id, status, attempts)
+    metrics.observe_writeback(
+        connector=row.connector,
+        action=row.kind,
+        status=status,
+        attempt=attempts,
+        rate_limited=result.rate_limited,
+    )
     return DeliveryOutcome(status=status, retry_in=retry_in)
 
 

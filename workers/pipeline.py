@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.domain import AuthorRole, Message, Ticket, TicketStatus, Triage
 from service.storage.models import DecisionRow, TicketRow, TriageRow
+from workers import metrics
 from workers.connectors.base import Connector
 from workers.inference.base import Classifier
 from workers.inference.conversation import EarlierTicket, score_tickets
@@ -56,6 +57,8 @@ def triage_tickets(
             # Count deliveries of this revision: a message that crashes the worker every time is
             # redelivered forever under reject_on_worker_lost, so park it after max_deliveries.
             row.deliveries += 1
+            if row.deliveries > 1:
+                metrics.TICKET_RETRIES.inc()
             if row.deliveries > max_deliveries:
                 row.status = TicketStatus.FAILED
                 row.last_error = f"gave up after {max_deliveries} deliveries"
@@ -69,6 +72,7 @@ def triage_tickets(
     load_ms = (time.perf_counter() - started) * 1000
     scored_at = time.perf_counter()
     scored = score_tickets(classifier, [(ticket, earlier) for ticket, _, earlier in claimed])
+    metrics.observe_inference(classifier, texts=len(claimed), seconds=time.perf_counter() - scored_at)
     inference_ms = (time.perf_counter() - scored_at) * 1000 / len(claimed)
 
     for (ticket, revision, _), ticket_scores in zip(claimed, scored, strict=True):
@@ -98,6 +102,8 @@ def _commit(sessions, ticket, triage, decision, policy, connectors_for) -> Triag
         with sessions.begin() as session:
             row = session.get(TicketRow, ticket.id)
             assert row is not None
+            # Time to triage runs from the ticket's creation, or from the reply that reopened it.
+            waiting_since = row.created_at if triage.revision == 1 else row.updated_at
             session.add(
                 TriageRow(
                     ticket_id=ticket.id,
@@ -134,6 +140,7 @@ def _commit(sessions, ticket, triage, decision, policy, connectors_for) -> Triag
     except IntegrityError:
         log.info("ticket %s revision %s was already triaged", ticket.id, triage.revision)
         return TriageOutcome(ticket.id, "skipped")
+    metrics.observe_triaged(triage, decision, tenant=ticket.tenant, waiting_since=waiting_since)
     return TriageOutcome(ticket.id, "triaged", action_ids)
 
 

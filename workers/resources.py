@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import get_settings
 from service.storage.db import session_factory
 from service.tenants import get_tenants
+from workers import metrics
 from workers.connectors.base import Connector
 from workers.connectors.registry import build_connectors
 from workers.inference.base import Classifier, load_classifier
@@ -22,7 +23,8 @@ def sessions() -> sessionmaker[Session]:
 @lru_cache(maxsize=1)
 def classifier() -> Classifier:
     """Load the model once per process, on first use: after the fork, where CUDA may be initialised."""
-    return load_classifier(get_settings())
+    settings = get_settings()
+    return metrics.observe_model_load(lambda: load_classifier(settings), default_device=settings.device)
 
 
 @lru_cache(maxsize=1)

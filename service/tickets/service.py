@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import queue
+from service import metrics, queue
 from service.config import Settings
 from service.domain import AuthorRole, Decision, Message, Ticket, TicketStatus, Triage
 from service.storage.models import (
@@ -125,6 +125,7 @@ def record_delivery(session: Session, *, tenant: str, connector: str, delivery_i
     return True
 
 
+@metrics.observe_intake
 def submit(
     sessions: sessionmaker[Session],
     settings: Settings,

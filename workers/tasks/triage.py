@@ -6,7 +6,7 @@ from typing import Any
 
 from service import queue
 from service.config import get_settings
-from workers import resources
+from workers import metrics, resources
 from workers.celery_app import app
 from workers.pipeline import triage_tickets
 
@@ -23,6 +23,7 @@ def classify(ticket_ids: list[str]) -> list[dict[str, Any]]:
         connectors_for=resources.connectors_for,
         max_deliveries=settings.max_task_deliveries,
     )
+    metrics.count_ticket_outcomes(outcomes)
     for outcome in outcomes:
         for action_id in outcome.action_ids:
             # A lost publish is found again by the sweep: the action is already in the outbox.

@@ -70,6 +70,21 @@ SERVICE_MONITOR = _resource(
                         "scheme": {"enum": ["http", "https"]},
                         "interval": _DURATION,
                         "scrapeTimeout": _DURATION,
+                        "relabelings": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    "action": {"enum": ["replace", "keep", "drop", "labelmap", "labeldrop"]},
+                                    "sourceLabels": {"type": "array", "items": {"type": "string"}},
+                                    "separator": {"type": "string"},
+                                    "regex": {"type": "string"},
+                                    "targetLabel": {"type": "string"},
+                                    "replacement": {"type": "string"},
+                                },
+                            },
+                        },
                         "authorization": {
                             "type": "object",
                             "additionalProperties": False,

@@ -218,7 +218,13 @@ def test_api_gets_every_secret_by_reference(full_manifests: list[Manifest]) -> N
     refs = {name: env[name]["valueFrom"]["secretKeyRef"] for name in env if "valueFrom" in env[name]}
     assert refs["TRIAGE_API_KEY"] == {"name": "triage-app", "key": "api-key"}
     assert refs["TRIAGE_DATABASE_URL"] == {"name": "triage-postgres", "key": "database-url"}
-    assert refs["TRIAGE_OUTBOUND_WEBHOOK_SECRET"]["optional"] is True
+    for optional in (
+        "TRIAGE_OUTBOUND_WEBHOOK_SECRET",
+        "TRIAGE_PAGER_ROUTING_KEY",
+        "TRIAGE_PAGER_SECRET",
+        "TRIAGE_DRAFT_ENDPOINT_API_KEY",
+    ):
+        assert refs[optional]["name"] == "triage-app" and refs[optional]["optional"] is True
     # Bundled Redis with a password: the URL is assembled by the kubelet from a secret reference.
     assert refs["REDIS_PASSWORD"] == {"name": "triage-redis", "key": "redis-password"}
     assert env["TRIAGE_REDIS_URL"]["value"] == "redis://:$(REDIS_PASSWORD)@triage-redis:6379/0"

@@ -8,6 +8,7 @@ there are none at all, since then neither compose nor the chart would provision 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,25 @@ def test_prometheus_rule_holds_every_alert_group(
         expected += yaml.safe_load(content).get("groups", [])
     (rule,) = find(parse_manifests(render(full_values)), "PrometheusRule")
     assert expected and rule["spec"]["groups"] == expected
+
+
+@pytest.mark.integration
+def test_service_monitors_give_the_jobs_the_rules_and_dashboards_select(
+    render: Callable[..., dict[str, str]], full_values: dict[str, Any]
+) -> None:
+    queried = set()
+    for content in [*_files(DEPLOY_RULES, "*.yml").values(), *_files(DEPLOY_DASHBOARDS, "*.json").values()]:
+        for match in re.finditer(r'job=~?\\?"([^"\\]+)', content.decode()):
+            queried |= set(match.group(1).split("|"))
+    assert queried, "the rules select no job"
+    jobs = {
+        relabel["replacement"]
+        for monitor in find(parse_manifests(render(full_values)), "ServiceMonitor")
+        for endpoint in monitor["spec"]["endpoints"]
+        for relabel in endpoint.get("relabelings", [])
+        if relabel.get("targetLabel") == "job"
+    }
+    assert queried <= jobs
 
 
 def test_compose_mounts_the_provisioning_and_rules() -> None:

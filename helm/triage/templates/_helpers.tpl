@@ -164,6 +164,24 @@ Environment shared by every triage container. Secret values only ever arrive thr
       name: {{ include "triage.secretName" . }}
       key: {{ .Values.secrets.outboundWebhookSecretKey }}
       optional: true
+- name: TRIAGE_PAGER_ROUTING_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "triage.secretName" . }}
+      key: {{ .Values.secrets.pagerRoutingKeyKey }}
+      optional: true
+- name: TRIAGE_PAGER_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "triage.secretName" . }}
+      key: {{ .Values.secrets.pagerSecretKey }}
+      optional: true
+- name: TRIAGE_DRAFT_ENDPOINT_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "triage.secretName" . }}
+      key: {{ .Values.secrets.draftEndpointApiKeyKey }}
+      optional: true
 {{- with .Values.config.outboundWebhookUrl }}
 - name: TRIAGE_OUTBOUND_WEBHOOK_URL
   value: {{ . | quote }}

@@ -114,6 +114,17 @@ def test_helm_lint_is_clean(helm: Any, value_set: str, full_values: dict[str, An
     assert not report["errors"] and not problems, report
 
 
+def test_chart_packages_with_its_files_and_without_ci_values(helm: Any, tmp_path: Path) -> None:
+    archive = helm.package(str(CHART_DIR), destination=str(tmp_path))
+    with helm.Chart.load(archive) as packaged:
+        names = {f["name"] for f in packaged.files}
+        assert packaged.version == yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())["version"]
+        assert packaged.schema is not None
+    assert any(n.startswith("files/dashboards/") for n in names)
+    assert any(n.startswith("files/rules/") for n in names)
+    assert not any(n.startswith("ci/") for n in names)
+
+
 def test_values_schema_accepts_both_value_sets(chart: Any, full_values: dict[str, Any]) -> None:
     chart.validate_schema(None)
     chart.validate_schema(full_values)

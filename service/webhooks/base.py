@@ -180,7 +180,19 @@ def text_field(mapping: Any, key: str, *, where: str, required: bool = True) -> 
 def object_field(mapping: Any, key: str, *, where: str) -> dict[str, Any]:
     if not isinstance(mapping, dict) or not isinstance(mapping.get(key), dict):
         raise PayloadError(f"{where}.{key}: expected an object")
-    return mapping[key]  # type: ignore[no-any-return]
+    found: dict[str, Any] = mapping[key]
+    return found
+
+
+def optional_object(mapping: dict[str, Any], key: str) -> dict[str, Any]:
+    """Return `mapping[key]` if it is an object, else an empty one (optional parts of a payload)."""
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def optional_list(mapping: dict[str, Any], key: str) -> list[Any]:
+    value = mapping.get(key)
+    return value if isinstance(value, list) else []
 
 
 def is_ours(body: str, author_id: Any, config: ConnectorConfig) -> bool:

@@ -27,6 +27,8 @@ from service.webhooks.base import (
     decode_base64,
     html_to_text,
     is_ours,
+    optional_list,
+    optional_object,
     require_secrets,
     text_field,
 )
@@ -61,8 +63,8 @@ class HelpScoutWebhook(WebhookVendor):
             return Normalised.ignore(f"event {event or '(none)'} is not triaged")
         if not isinstance(payload, dict):
             raise PayloadError("body: expected a conversation object")
-        embedded = payload.get("_embedded") if isinstance(payload.get("_embedded"), dict) else {}
-        threads = embedded.get("threads") if isinstance(embedded.get("threads"), list) else []
+        embedded = optional_object(payload, "_embedded")
+        threads = optional_list(embedded, "threads")
         if not threads:
             raise PayloadError("_embedded.threads: missing")
         # Newest first in the API; sort by createdAt so "latest" does not depend on the order sent.
@@ -70,7 +72,7 @@ class HelpScoutWebhook(WebhookVendor):
             (t for t in threads if isinstance(t, dict)), key=lambda t: str(t.get("createdAt", ""))
         )
         latest = ordered[-1]
-        author = latest.get("createdBy") if isinstance(latest.get("createdBy"), dict) else {}
+        author = optional_object(latest, "createdBy")
         latest_body = html_to_text(str(latest.get("body") or ""))
         if is_ours(latest_body, author.get("id"), config):
             return Normalised.ignore("thread written by this service")
@@ -87,8 +89,8 @@ class HelpScoutWebhook(WebhookVendor):
         ]
         if not messages:
             raise PayloadError("_embedded.threads: no customer thread with a body")
-        customer = payload.get("primaryCustomer") if isinstance(payload.get("primaryCustomer"), dict) else {}
-        tags = payload.get("tags") if isinstance(payload.get("tags"), list) else []
+        customer = optional_object(payload, "primaryCustomer")
+        tags = optional_list(payload, "tags")
         ticket = Ticket(
             tenant=tenant,
             source=self.name,

@@ -26,6 +26,7 @@ from service.webhooks.base import (
     html_to_text,
     is_ours,
     object_field,
+    optional_object,
     require_secrets,
     text_field,
 )
@@ -64,20 +65,18 @@ class IntercomWebhook(WebhookVendor):
             source = object_field(item, "source", where="data.item")
             part, where = source, "data.item.source"
         else:
-            parts_wrapper = (
-                item.get("conversation_parts") if isinstance(item.get("conversation_parts"), dict) else {}
-            )
+            parts_wrapper = optional_object(item, "conversation_parts")
             parts = [p for p in parts_wrapper.get("conversation_parts") or [] if isinstance(p, dict)]
             if not parts:
                 raise PayloadError("data.item.conversation_parts: missing")
             part, where = parts[-1], "data.item.conversation_parts[-1]"
-        author = part.get("author") if isinstance(part.get("author"), dict) else {}
+        author = optional_object(part, "author")
         body = html_to_text(text_field(part, "body", where=where))
         if is_ours(body, author.get("id"), config):
             return Normalised.ignore("part written by this service")
         if author.get("type") not in CUSTOMER_AUTHORS:
             return Normalised.ignore("not a customer message")
-        tags_wrapper = item.get("tags") if isinstance(item.get("tags"), dict) else {}
+        tags_wrapper = optional_object(item, "tags")
         tags = [str(t.get("name")) for t in tags_wrapper.get("tags") or [] if isinstance(t, dict)]
         subject = text_field(item, "title", where="data.item", required=False)
         if not subject and topic == TOPIC_CREATED:

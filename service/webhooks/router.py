@@ -11,7 +11,7 @@ signature or no secret configured, 404 unknown connector or tenant, 413 body too
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-RESPONSES = {
+RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": WebhookAccepted, "description": "Verified but ignored (our own note, not a customer)."},
     401: {"model": Problem, "description": "Missing or invalid signature, or no secret configured."},
     404: {"model": Problem, "description": "Unknown connector, or tenant without it."},

@@ -26,6 +26,7 @@ from service.webhooks.base import (
     html_to_text,
     is_ours,
     object_field,
+    optional_object,
     require_secrets,
     text_field,
 )
@@ -70,7 +71,7 @@ class ZammadWebhook(WebhookVendor):
         sender = _name(article.get("sender"))
         if article.get("internal") or (sender or "").lower() != "customer":
             return Normalised.ignore("not a customer message")
-        customer = ticket_in.get("customer") if isinstance(ticket_in.get("customer"), dict) else {}
+        customer = optional_object(ticket_in, "customer")
         tags = ticket_in.get("tags")
         ticket = Ticket(
             tenant=tenant,

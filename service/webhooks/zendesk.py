@@ -31,6 +31,7 @@ from service.webhooks.base import (
     html_to_text,
     is_ours,
     object_field,
+    optional_object,
     require_secrets,
     text_field,
 )
@@ -112,7 +113,7 @@ class ZendeskWebhook(WebhookVendor):
         event_id = text_field(payload, "id", where="body")
         detail = object_field(payload, "detail", where="body")
         comment = object_field(object_field(payload, "event", where="body"), "comment", where="event")
-        author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
+        author = optional_object(comment, "author")
         body = html_to_text(text_field(comment, "body", where="event.comment"))
         if is_ours(body, author.get("id"), config):
             return Normalised.ignore("comment written by this service")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -374,6 +375,13 @@ def test_policy_configmap_is_mounted_and_rolls_pods(
     edited["policy"]["content"] += "# edited\n"
     api_after = one(parse_manifests(render(edited)), "Deployment", f"{FULL}-api")
     assert annotations_of(api_after["spec"]["template"])["checksum/policy"] != checksum
+
+
+def test_example_policy_in_full_values_is_a_valid_policy(full_values: dict[str, Any]) -> None:
+    """The policy operators copy from ci/full-values.yaml must pass the service's own schema."""
+    schema_file = CHART_DIR.parents[1] / "workers" / "routing" / "policy.schema.json"
+    schema = json.loads(schema_file.read_text())
+    jsonschema.validate(yaml.safe_load(full_values["policy"]["content"]), schema)
 
 
 def test_beat_runs_exactly_one_replica(full_manifests: list[Manifest]) -> None:

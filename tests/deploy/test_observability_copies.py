@@ -1,8 +1,10 @@
-"""The chart's dashboards and alert rules are the same files as deploy/'s, and both are wired up.
+"""The chart's dashboards and alert rules are deploy/'s files, and both stacks are wired to them.
 
-deploy/grafana and deploy/prometheus are written by another team; these tests discover whatever
-files are there, compare the chart's copies (helm/sync-observability.sh makes them), and fail when
-there are none at all, since then neither compose nor the chart would provision anything.
+deploy/grafana/dashboards and deploy/prometheus/rules hold the one copy of each dashboard and rule
+file (STYLE.md: "one copy of each dashboard JSON"). The chart reaches them through the relative
+symlinks helm/triage/files/{dashboards,rules}; Helm follows them when it loads or packages the chart.
+These tests compare what Helm loads with deploy/, so a broken link or a stale copy put in place of a
+link fails, and they fail when deploy/ holds nothing, since then nothing would be provisioned.
 """
 
 from __future__ import annotations
@@ -33,16 +35,33 @@ def test_deploy_has_dashboards_and_alert_rules() -> None:
     assert _files(DEPLOY_RULES, "*.yml"), f"no alert rules in {DEPLOY_RULES}"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
-    ("original", "copy", "pattern"),
-    [(DEPLOY_DASHBOARDS, CHART_DASHBOARDS, "*.json"), (DEPLOY_RULES, CHART_RULES, "*.yml")],
+    ("original", "prefix", "pattern"),
+    [(DEPLOY_DASHBOARDS, "files/dashboards/", "*.json"), (DEPLOY_RULES, "files/rules/", "*.yml")],
     ids=["dashboards", "rules"],
 )
-def test_chart_carries_identical_copies(original: Path, copy: Path, pattern: str) -> None:
-    originals, copies = _files(original, pattern), _files(copy, pattern)
-    assert originals.keys() == copies.keys(), "run helm/sync-observability.sh"
+def test_chart_loads_the_same_files_as_deploy(chart: Any, original: Path, prefix: str, pattern: str) -> None:
+    loaded = {
+        f["name"].removeprefix(prefix): f["data"]
+        for f in chart.files
+        if f["name"].startswith(prefix) and Path(f["name"]).match(pattern)
+    }
+    originals = _files(original, pattern)
+    assert loaded.keys() == originals.keys()
     for name, content in originals.items():
-        assert copies[name] == content, f"{name} differs from deploy/: run helm/sync-observability.sh"
+        assert loaded[name].encode() == content, f"{prefix}{name} is not deploy/'s file"
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [(CHART_DASHBOARDS, DEPLOY_DASHBOARDS), (CHART_RULES, DEPLOY_RULES)],
+    ids=["dashboards", "rules"],
+)
+def test_chart_links_to_deploy_instead_of_copying(link: Path, target: Path) -> None:
+    assert link.is_symlink(), f"{link} must link to {target}, not hold copies that drift"
+    assert not Path(link.readlink()).is_absolute(), "a relative link survives a clone elsewhere"
+    assert link.resolve() == target.resolve()
 
 
 @pytest.mark.integration

@@ -95,6 +95,44 @@ class Settings(BaseSettings):
         description="Delays between outbound tries; after the last one the action is dead-lettered.",
     )
 
+    # Reply drafts (workers/drafts) and the assist page
+    draft_backend: Literal["retrieval", "transformers", "openai"] = Field(
+        "retrieval",
+        description="Draft writer: `retrieval` (approved templates, no model server), `transformers` (a "
+        "local instruct model) or `openai` (an OpenAI-compatible endpoint). Others fall back to retrieval.",
+    )
+    draft_encoder: Literal["minilm", "lexical"] = Field(
+        "minilm", description="How templates are ranked: the MiniLM encoder, or word overlap (no torch)."
+    )
+    draft_templates_file: Path | None = Field(
+        None, description="YAML library of approved reply templates. Empty: the starter set."
+    )
+    draft_model_path: Path | None = Field(None, description="Directory of the local instruct model.")
+    draft_model_file: str | None = Field(None, description="GGUF file name inside `draft_model_path`, if any.")
+    draft_endpoint_url: str | None = Field(
+        None, description="OpenAI-compatible base URL, e.g. `http://vllm:8000/v1` (vLLM, Ollama, TGI)."
+    )
+    draft_endpoint_model: str = Field("default", description="Model name sent to the endpoint.")
+    draft_endpoint_api_key: SecretStr | None = Field(None, description="Bearer token for the endpoint.")
+    draft_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one generation call.")
+    assist_frame_ancestors: list[str] = Field(
+        default_factory=lambda: ["'self'"],
+        description="Origins allowed to embed the assist page (CSP frame-ancestors), e.g. "
+        "`https://*.zendesk.com`.",
+    )
+
+    # Paging (workers/connectors/pager.py)
+    pager_url: str | None = Field(
+        None,
+        description="On-call endpoint: `https://events.pagerduty.com/v2/enqueue` or a Standard Webhooks "
+        "receiver. Empty: nobody is paged.",
+    )
+    pager_format: Literal["pagerduty", "webhook"] = Field(
+        "pagerduty", description="`pagerduty` (Events API v2) or `webhook` (Standard Webhooks)."
+    )
+    pager_routing_key: SecretStr | None = Field(None, description="PagerDuty integration (routing) key.")
+    pager_secret: SecretStr | None = Field(None, description="Signing secret for the webhook format.")
+
     @field_validator("retry_schedule_seconds")
     @classmethod
     def _schedule_positive(cls, value: list[float]) -> list[float]:

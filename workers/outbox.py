@@ -24,7 +24,11 @@ LEASE_SECONDS = 120
 
 
 def plan_actions(
-    ticket: TicketRow, triage: Triage, decision: Decision, connectors: dict[str, Connector]
+    ticket: TicketRow,
+    triage: Triage,
+    decision: Decision,
+    connectors: dict[str, Connector],
+    draft: str | None = None,
 ) -> list[ActionRow]:
     """Turn a decision into outbox rows, one per connector and action, keyed for idempotency."""
     now = datetime.now(UTC)
@@ -36,6 +40,10 @@ def plan_actions(
         for planned in decision.actions:
             if planned.shadow:
                 continue  # shadow mode: decided and recorded with the decision, never written
+            # A connector may take only some actions (the pager: escalations asking for a page).
+            handles = getattr(connector, "handles", None)
+            if handles is not None and not handles(planned, ticket):
+                continue
             payload = {
                 "action": planned.kind.value,
                 "rule": planned.rule,
@@ -44,7 +52,8 @@ def plan_actions(
                 "triage": summary,
             }
             if planned.kind.value == "ticket.reply_drafted":
-                payload["draft"] = compose_draft(triage)
+                # The worker's top-ranked draft (workers/drafts); the fixed composer if there is none.
+                payload["draft"] = draft or compose_draft(triage)
             rows.append(
                 ActionRow(
                     idempotency_key=f"{ticket.id}.{triage.revision}.{name}.{planned.kind.value}",

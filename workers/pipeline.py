@@ -16,10 +16,12 @@ from service.domain import AuthorRole, Message, Ticket, TicketStatus, Triage
 from service.storage.models import DecisionRow, TicketRow, TriageRow
 from workers import metrics
 from workers.connectors.base import Connector
+from workers.drafts.base import DraftBackend, DraftRequest, default_backend, write_drafts
 from workers.inference.base import Classifier
 from workers.inference.conversation import EarlierTicket, score_tickets
 from workers.outbox import plan_actions
 from workers.routing.decide import decide
+from workers.routing.history import contacts_history
 from workers.routing.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ def triage_tickets(
     policy: Policy,
     connectors_for: Callable[[str], dict[str, Connector]],
     max_deliveries: int,
+    drafter: DraftBackend | None = None,
 ) -> list[TriageOutcome]:
     """Triage each ticket's current revision once; a repeated call for a done revision changes nothing."""
     claimed: list[tuple[Ticket, int, list[EarlierTicket]]] = []
@@ -75,7 +78,7 @@ def triage_tickets(
     metrics.observe_inference(classifier, texts=len(claimed), seconds=time.perf_counter() - scored_at)
     inference_ms = (time.perf_counter() - scored_at) * 1000 / len(claimed)
 
-    for (ticket, revision, _), ticket_scores in zip(claimed, scored, strict=True):
+    for (ticket, revision, earlier), ticket_scores in zip(claimed, scored, strict=True):
         assert ticket.id is not None
         scores = ticket_scores.scores
         triage = Triage(
@@ -88,14 +91,16 @@ def triage_tickets(
             reason_codes=scores.reason_codes,
             model_version=scores.model_version,
             timings_ms={"load": round(load_ms, 2), "inference": round(inference_ms, 2)},
-            history=ticket_scores.history,
+            # Earlier contacts with their dates ride along, so routing and replays read the same history.
+            history={**ticket_scores.history, **contacts_history(earlier)},
         )
         decision = decide(ticket, triage, policy)
-        outcomes.append(_commit(sessions, ticket, triage, decision, policy, connectors_for))
+        drafts = write_drafts(drafter or default_backend(), DraftRequest(ticket, triage, policy.drafts), decision)
+        outcomes.append(_commit(sessions, ticket, triage, decision, policy, connectors_for, drafts))
     return outcomes
 
 
-def _commit(sessions, ticket, triage, decision, policy, connectors_for) -> TriageOutcome:  # type: ignore[no-untyped-def]
+def _commit(sessions, ticket, triage, decision, policy, connectors_for, drafts=None) -> TriageOutcome:  # type: ignore[no-untyped-def]
     """Store triage, decision and outbox rows atomically; a concurrent twin makes this a no-op."""
     assert ticket.id is not None
     try:
@@ -120,9 +125,11 @@ def _commit(sessions, ticket, triage, decision, policy, connectors_for) -> Triag
                     revision=triage.revision,
                     decision=decision.model_dump(mode="json"),
                     policy_version=decision.policy_version,
+                    drafts=drafts or None,
                 )
             )
-            actions = plan_actions(row, triage, decision, connectors_for(row.tenant))
+            top_draft = drafts[0]["text"] if drafts else None
+            actions = plan_actions(row, triage, decision, connectors_for(row.tenant), draft=top_draft)
             session.add_all(actions)
             # A reply may have arrived while we scored: then the ticket stays accepted for the next run.
             session.execute(

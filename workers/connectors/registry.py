@@ -12,6 +12,7 @@ from workers.connectors.helpdesk import HelpdeskConnector
 from workers.connectors.helpscout import HelpScoutConnector
 from workers.connectors.intercom import IntercomConnector
 from workers.connectors.ratelimit import RateLimiter, limiter_for
+from workers.connectors.pager import build_pager
 from workers.connectors.webhook import StandardWebhookConnector
 from workers.connectors.zammad import ZammadConnector
 from workers.connectors.zendesk import ZendeskConnector
@@ -53,4 +54,8 @@ def build_connectors(
             )
         except ValueError as exc:
             log.error("tenant %s: connector %s not built: %s", tenant.name, name, exc)
+    try:
+        connectors.update(build_pager(tenant, settings))
+    except ValueError as exc:
+        log.error("tenant %s: pager not built: %s", tenant.name, exc)
     return connectors

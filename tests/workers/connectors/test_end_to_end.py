@@ -176,3 +176,23 @@ def test_unfixable_answer_dead_letters_the_action(stack: Stack) -> None:
     outcomes = [stack.deliver(a) for a in action_ids]
 
     assert {o.status for o in outcomes} == {"dead"}
+
+
+def test_frustrated_customer_gets_one_note_and_one_draft_that_is_not_sent(stack: Stack) -> None:
+    body = load(NEW_TICKET[stack.vendor]).replace(
+        b"[urgency=critical]", b"[urgency=critical] [frustration=0.9]"
+    )
+    ticket_id = stack.webhook(body)["tickets"][0]["ticket_id"]
+
+    for action_id in stack.triage(ticket_id):
+        assert stack.deliver(action_id).status == "delivered"
+
+    notes = stack.fake.ticket(TICKET[stack.vendor]).notes
+    assert len(notes) == 2
+    triage_note, draft = notes
+    assert triage_note["internal"] is True and "Frustration: severe" in triage_note["body"]
+    if stack.vendor == "helpscout":
+        assert draft["draft"] is True  # Help Scout's own draft feature: an agent sends it
+    else:
+        assert draft["internal"] is True
+    assert not any(n["internal"] is False and n["draft"] is False for n in notes)

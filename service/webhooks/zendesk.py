@@ -6,9 +6,12 @@ Signing, from Zendesk's "Verifying webhook authenticity"
 `X-Zendesk-Webhook-Signature-Timestamp` (ISO-8601) and no separator. Zendesk documents no replay
 window, so we enforce the connector's tolerance (±5 minutes by default) around our clock.
 
-Payloads: the event envelope (`type`, `id`, `subject`, `detail`, `event`) follows Zendesk's webhook
-event-type reference (envelope verified; the exact fields inside `event.comment` are unverified).
-Trigger webhooks carry the JSON body the admin pastes from docs/connectors.md (`triage_template`).
+Payloads: the event envelope (`type`, `id`, `subject`, `detail`, `event`) and the `detail` fields
+follow Zendesk's "Ticket events" webhook reference (verified). The fields inside `event.comment`
+(`id`, `body`, `is_public`, `author.id`, `author.is_staff`) come from a third-party schema of that
+event, consistent with Zendesk's listing but unverified on Zendesk's own page. Trigger webhooks carry
+the JSON body the admin pastes from docs/connectors.md (`triage_template`); every request carries
+`x-zendesk-webhook-invocation-id` ("Anatomy of a webhook request", verified).
 """
 
 from __future__ import annotations
@@ -104,7 +107,8 @@ class ZendeskWebhook(WebhookVendor):
             messages=[Message(author_role=AuthorRole.CUSTOMER, body=body)],
             requester_id=requester,
             tags=[str(t) for t in detail.get("tags") or []],
-            priority=text_field(detail, "priority", where="detail", required=False) or None,
+            # Event payloads spell priorities in capitals ("HIGH"); the API and triggers in lower case.
+            priority=text_field(detail, "priority", where="detail", required=False).lower() or None,
             group=text_field(detail, "group_id", where="detail", required=False) or None,
         )
         return Normalised([Delivery(ticket, event_id)])
@@ -133,7 +137,7 @@ class ZendeskWebhook(WebhookVendor):
             ],
             requester_id=text_field(detail, "requester_id", where="detail", required=False) or None,
             tags=[str(t) for t in detail.get("tags") or []],
-            priority=text_field(detail, "priority", where="detail", required=False) or None,
+            priority=text_field(detail, "priority", where="detail", required=False).lower() or None,
         )
         return Normalised([Delivery(ticket, event_id)])
 
@@ -162,7 +166,8 @@ class ZendeskWebhook(WebhookVendor):
             priority=text_field(payload, "priority", where="body", required=False) or None,
             group=text_field(payload, "group", where="body", required=False) or None,
         )
-        # Trigger webhooks carry no event id in the body; the invocation id header (unverified) is the
-        # next best thing, and the body's hash catches a retry that resends the same bytes.
+        # Trigger webhooks carry no event id in the body; the invocation id header is the next best
+        # thing (whether Zendesk keeps it across its retries is unverified: a resent message is also
+        # caught by the intake's message dedupe), else the body's hash.
         delivery_id = headers.get("x-zendesk-webhook-invocation-id") or body_fingerprint(raw_body)
         return Normalised([Delivery(ticket, delivery_id)])

@@ -1,8 +1,7 @@
 """Help Scout write-back through the Mailbox API 2.0.
 
-Calls (developer.helpscout.com/mailbox-api; verified: reply with `draft: true`, `PUT .../tags`
-replacing the whole list; the notes endpoint path is from the docs' URL for "Create Note" and its
-`text` field mirrors the reply endpoint, unverified in detail):
+Calls (developer.helpscout.com/mailbox-api, verified: "Create Note" `POST .../notes` with `text`,
+"Create Reply Thread" with `draft: true`, "Update Tags" `PUT .../tags` replacing the whole list):
 - `GET /v2/conversations/{id}`: the primary customer (a reply needs it) and the current tags.
 - `PUT /v2/conversations/{id}/tags` `{"tags": [...]}` with the union, since it replaces all tags.
   Help Scout has no priority field, so escalations add a `priority-<level>` tag.

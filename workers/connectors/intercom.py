@@ -1,7 +1,9 @@
 """Intercom write-back through the REST API.
 
 Calls (developers.intercom.com REST API; verified: reply with `message_type: "note"`, `type: "admin"`,
-`admin_id`, `body`; tagging a conversation takes a tag id, so tags are created or found by name first):
+`admin_id`, `body`. Tagging takes a tag id, so tags are created or found by name first; the
+`{"id", "admin_id"}` body is documented for tickets and assumed the same for conversations,
+unverified):
 - `GET /conversations/{id}`: its parts, read before writing.
 - `POST /tags` `{"name"}` (creates or returns the tag), then `POST /conversations/{id}/tags`
   `{"id", "admin_id"}`. Intercom has no priority scale we map to; escalations add a `priority-<level>`

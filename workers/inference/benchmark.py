@@ -117,13 +117,22 @@ def run_benchmark(
         )
         return runtime.logits
 
-    classifier = TransformerClassifier(artifact_dir, device="cpu", threads=threads, max_batch_size=batch_size)
+    def classifier(evidence: str) -> Callable[[Sequence[str]], object]:
+        return TransformerClassifier(
+            artifact_dir,
+            device="cpu",
+            threads=threads,
+            max_batch_size=batch_size,
+            evidence=evidence,  # type: ignore[arg-type]
+        ).predict
+
     results = []
     for name, run in [
         ("naive transformers pipeline, fp32, batch 1", naive),
         (f"our runtime fp32, sorted, batch {batch_size}", runtime_path("fp32")),
         (f"our runtime int8, sorted, batch {batch_size}", runtime_path("int8")),
-        ("full classifier int8 (hygiene+language+reasons+evidence flagged)", classifier.predict),
+        ("full classifier int8: hygiene+language+reasons, no evidence", classifier("none")),
+        ("full classifier int8: same + occlusion evidence for flagged texts", classifier("flagged")),
     ]:
         log(f"measuring {name} ...")
         results.append(_timed(name, texts, run))

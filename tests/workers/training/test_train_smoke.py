@@ -63,3 +63,30 @@ def test_same_seed_gives_the_same_weights(tmp_path: Path) -> None:
     second = load_file(str(train(config, frustration, urgency, tmp_path / "b")))
     assert first.keys() == second.keys()
     assert all((first[k] == second[k]).all() for k in first)
+
+
+def test_customer_export_fine_tunes_from_a_base_model(tmp_path: Path) -> None:
+    from workers.inference.transformer import TransformerClassifier
+    from workers.training.pipeline import fine_tune_on_export
+
+    frustration, urgency = _examples()
+    config = replace(TrainConfig(), max_length=32, batch_size=8, threads=1, epochs=0.5)
+    base = tmp_path / "base"
+    train(config, frustration, urgency, base)
+    write_metadata(base, config, version="1.0.0", extra={})
+    Calibration().save(base / "calibration.json")
+    export = tmp_path / "history.csv"
+    rows = ["text,priority", *[f"Server outage number {i},urgent" for i in range(6)]]
+    rows += [f"How do I export report {i}?,low" for i in range(6)]
+    export.write_text("\n".join(rows) + "\n")
+
+    tuned = tmp_path / "tuned"
+    calibration = fine_tune_on_export(
+        export, tuned, base_dir=base, data_dir=tmp_path / "no-public-data", config=replace(config, epochs=1.0)
+    )
+    # Only urgency was labelled, so frustration keeps the base calibration.
+    assert calibration.frustration_temperature == 1.0
+    classifier = TransformerClassifier(tuned, device="cpu", precision="fp32", evidence="none")
+    assert classifier.model_version == "triage-minilm-l6-lora-1.0.0+customer"
+    [scores] = classifier.predict(["Server outage again"])
+    assert scores.urgency is not None

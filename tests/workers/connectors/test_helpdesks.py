@@ -136,8 +136,6 @@ def test_draft_is_never_sent_to_the_customer_by_default(vendor, fake) -> None:
 
 
 def test_draft_goes_out_only_when_tenant_and_policy_both_allow(vendor, fake) -> None:
-    if vendor == "zammad":
-        pytest.skip("Zammad makes the note public; covered by the note's internal flag below")
     server, base_url = fake
     draft = action(vendor, "ticket.reply_drafted", params={"send_to_customer": True})
 

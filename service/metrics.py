@@ -56,7 +56,6 @@ R = TypeVar("R")
 QUEUES = ("inference", "actions")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 WEBHOOK_OUTCOMES = ("accepted", "duplicate", "ignored", "bad_signature", "invalid")
-FEEDBACK_VERDICTS = ("accepted", "overridden")
 # Outbox states worth watching; delivered rows only grow and are counted by the workers instead.
 OUTBOX_STATES = (ActionStatus.PENDING, ActionStatus.DELIVERING, ActionStatus.DEAD)
 WAITING_STATES = (TicketStatus.ACCEPTED, TicketStatus.TRIAGING)
@@ -105,7 +104,8 @@ WEBHOOKS_RECEIVED = Counter(
 
 FEEDBACK = Counter(
     "triage_feedback_total",
-    "Agents' verdicts on a triage or draft, by the model version that produced it: accepted or overridden.",
+    "Agents' verdicts on what a model version produced: accepted (a draft sent as is, a level confirmed) "
+    "or overridden (a draft edited or rejected, a level or priority corrected).",
     ["tenant", "model_version", "verdict"],
 )
 
@@ -115,9 +115,9 @@ def record_webhook(connector: str, outcome: str) -> None:
     WEBHOOKS_RECEIVED.labels(connector=connector, outcome=outcome).inc()
 
 
-def record_feedback(*, tenant: str, model_version: str, verdict: str) -> None:
-    """Count one agent verdict; `verdict` is accepted or overridden."""
-    FEEDBACK.labels(tenant=tenant, model_version=model_version, verdict=verdict).inc()
+def record_feedback(*, tenant: str, model_version: str | None, verdict: str) -> None:
+    """Count one agent verdict (accepted or overridden) on what `model_version` produced."""
+    FEEDBACK.labels(tenant=tenant, model_version=model_version or "unknown", verdict=verdict).inc()
 
 
 def observe_intake(submit: Callable[P, R]) -> Callable[P, R]:

@@ -281,8 +281,8 @@ def build_registry(settings: Settings, sessions: sessionmaker[Session]) -> Colle
         # Several API processes (uvicorn --workers): each writes its own files; sum them here.
         MultiProcessCollector(registry)
     else:
-        registry.register(_ProcessRegistry())  # type: ignore[arg-type]
-    registry.register(QueueCollector(settings.redis_url, sessions))  # type: ignore[arg-type]
+        registry.register(_ProcessRegistry())
+    registry.register(QueueCollector(settings.redis_url, sessions))
     return registry
 
 

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from celery import signals
@@ -27,6 +28,7 @@ from prometheus_client import (
     multiprocess,
     start_http_server,
 )
+from prometheus_client.metrics_core import Metric
 
 from service.config import get_settings
 from service.domain import ActionStatus, Decision, Triage
@@ -259,14 +261,45 @@ def _worker_starting(**_: Any) -> None:
     start_metrics_server(get_settings().worker_metrics_port)
 
 
+class _LiveProcessesCollector:
+    """Sum every process's samples, first forgetting the live gauges of children that died unannounced.
+
+    A child killed outright (out of memory, SIGKILL) never sends worker_process_shutdown, and its "model
+    loaded" gauge would otherwise stay 1.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.collector = multiprocess.MultiProcessCollector(None, path=str(directory))
+
+    def collect(self) -> Iterable[Metric]:
+        """Drop dead processes' live gauges, then yield the summed metrics."""
+        for path in self.directory.glob("gauge_live*_*.db"):
+            pid = path.stem.rsplit("_", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                multiprocess.mark_process_dead(int(pid), str(self.directory))
+        return self.collector.collect()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def start_metrics_server(port: int, addr: str = "0.0.0.0") -> None:
     """Serve `/metrics` for this worker and all its forked children; port 0 serves nothing."""
     if port == 0:
         return
     registry: CollectorRegistry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
         registry = CollectorRegistry(auto_describe=False)
-        multiprocess.MultiProcessCollector(registry)
+        registry.register(_LiveProcessesCollector(Path(directory)))
     else:
         log.warning(
             "PROMETHEUS_MULTIPROC_DIR is not set: metrics of forked worker processes are not exported; "

@@ -237,3 +237,14 @@ def test_model_load_records_time_device_and_failures() -> None:
 
 def test_worker_metrics_server_can_be_turned_off() -> None:
     worker_metrics.start_metrics_server(0)  # must neither bind nor raise
+
+
+def test_worker_collector_forgets_children_that_died_unannounced(tmp_path: Path) -> None:
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    stale = tmp_path / f"gauge_livemax_{child.pid}.db"
+    stale.write_bytes(b"")
+    list(worker_metrics._LiveProcessesCollector(tmp_path).collect())
+    assert not stale.exists(), "a dead child's 'model loaded' gauge would stay 1"

@@ -44,10 +44,10 @@ def train_command(
         typer.Option(help="Customer export (CSV/JSONL: text + priority and/or frustration) to fine-tune on."),
     ] = None,
     base: ModelDirOption = None,
-    threads: Annotated[int, typer.Option(min=1, help="torch threads for training.")] = 2,
+    threads: Annotated[int, typer.Option(min=1, help="torch threads for training.")] = 1,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed for sampling, shuffling and initialisation.")] = 13,
-    frustration_limit: Annotated[int, typer.Option(help="GoEmotions rows to train on (0: all).")] = 20_000,
+    frustration_limit: Annotated[int, typer.Option(help="GoEmotions rows to train on (0: all).")] = 8_000,
     epochs: Annotated[float, typer.Option(help="Passes over the training examples.")] = 1.0,
 ) -> None:
     """Reproduce the shipped model from the public data, or fine-tune it on a customer's export."""
@@ -113,7 +113,7 @@ def eval_command(
         str, typer.Option(help="auto (int8 on CPU, fp16 on GPU), fp32, int8, fp16, bf16.")
     ] = "auto",
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
-    threads: Annotated[int, typer.Option(min=1)] = 2,
+    threads: Annotated[int, typer.Option(min=1)] = 1,
     agreement: Annotated[bool, typer.Option(help="Also score in fp32 and report agreement.")] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
 ) -> None:

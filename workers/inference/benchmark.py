@@ -87,7 +87,7 @@ def run_benchmark(
     torch.set_num_threads(threads)
     texts = bench_texts(count, data_dir)
     network, tokenizer = build_inference_network(artifact_dir)
-    extractor = pipeline(
+    extractor = pipeline(  # type: ignore[call-overload]
         "feature-extraction",
         model=network.encoder,
         tokenizer=tokenizer,
@@ -166,7 +166,7 @@ def run_gpu_benchmark(
         raise RuntimeError("no CUDA device: the GPU benchmark cannot run here")
     texts = bench_texts(count, data_dir)
     network, tokenizer = build_inference_network(artifact_dir)
-    extractor = pipeline(
+    extractor = pipeline(  # type: ignore[call-overload]
         "feature-extraction",
         model=copy.deepcopy(network.encoder).to("cuda"),
         tokenizer=tokenizer,
@@ -186,7 +186,7 @@ def run_gpu_benchmark(
                 copy.deepcopy(network),
                 tokenizer,
                 device=torch.device("cuda"),
-                precision=precision,  # type: ignore[arg-type]
+                precision=precision,
                 max_batch_size=batch_size,
             )
 

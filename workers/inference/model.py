@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 # The frustration head emits two logits: "frustrated at all" and "severe" (anger, abuse, threats).
 FRUSTRATED, SEVERE = 0, 1
@@ -68,7 +72,7 @@ class TriageNet(nn.Module):
             )
 
 
-def add_adapters(encoder: nn.Module, config: AdapterConfig) -> nn.Module:
+def add_adapters(encoder: nn.Module, config: AdapterConfig) -> PeftModel:
     """Wrap the encoder with LoRA adapters; only the adapters train, the backbone stays frozen."""
     from peft import LoraConfig, get_peft_model
 

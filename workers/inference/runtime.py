@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import nn
+from transformers import PreTrainedTokenizerBase
 
 from workers.inference.artifacts_io import METADATA_FILE, SHIPPED_DIR, load_weights_into
 from workers.inference.backbone import load_backbone, minilm_spec
@@ -56,7 +57,7 @@ def load_metadata(artifact_dir: Path) -> dict[str, object]:
     return json.loads((artifact_dir / METADATA_FILE).read_text())
 
 
-def build_inference_network(artifact_dir: Path) -> tuple[TriageNet, object]:
+def build_inference_network(artifact_dir: Path) -> tuple[TriageNet, PreTrainedTokenizerBase]:
     """Load backbone plus adapters and heads, and fold the adapters into the weights (fp32)."""
     metadata = load_metadata(artifact_dir)
     adapter_dict = metadata["adapter"]
@@ -85,7 +86,7 @@ class InferenceRuntime:
     def __init__(
         self,
         network: TriageNet,
-        tokenizer: object,
+        tokenizer: PreTrainedTokenizerBase,
         *,
         device: torch.device,
         precision: Precision,
@@ -133,15 +134,13 @@ class InferenceRuntime:
         urgency = np.zeros((len(texts), 4), dtype=np.float32)
         if not texts:
             return Logits(frustration, urgency)
-        encoded = self.tokenizer(  # type: ignore[operator]
-            list(texts), truncation=True, max_length=self.max_length, padding=False
-        )
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False)
         ids: list[list[int]] = encoded["input_ids"]
         # Longest first: the biggest batch fails (out of memory) first, not after most of the work.
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]), reverse=True)
         for start in range(0, len(order), self.max_batch_size):
             chunk = order[start : start + self.max_batch_size]
-            batch = self.tokenizer.pad(  # type: ignore[attr-defined]
+            batch = self.tokenizer.pad(
                 {"input_ids": [ids[i] for i in chunk]}, padding=True, return_tensors="pt"
             )
             frustration_logits, urgency_logits = self._forward(batch["input_ids"], batch["attention_mask"])

@@ -82,7 +82,7 @@ def evaluate(
     data_dir: Path = DEFAULT_DATA_DIR,
     device: str = "cpu",
     precision: str = "auto",
-    threads: int = 2,
+    threads: int = 1,
     check_agreement: bool = True,
     log: Callable[[str], None] = print,
 ) -> Report:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from transformers import PreTrainedTokenizerBase
 
 from workers.inference.artifacts_io import ARTIFACT_FORMAT, save_weights
 from workers.inference.backbone import load_backbone, minilm_spec
@@ -31,13 +32,13 @@ class TrainConfig:
     batch_size: int = 32
     epochs: float = 1.0
     # GoEmotions has 43k rows; a seeded subsample keeps the CPU run near half an hour.
-    frustration_limit: int | None = 20_000
+    frustration_limit: int | None = 8_000
     urgency_limit: int | None = None
     adapter_lr: float = 1e-3
     head_lr: float = 3e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.06
-    threads: int = 2
+    threads: int = 1
     # Batches are length-sorted inside windows of this many batches: far less padding, still shuffled.
     sort_window_batches: int = 50
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
@@ -64,11 +65,10 @@ def make_batches(
     return batches
 
 
-def build_network(adapter: AdapterConfig) -> tuple[TriageNet, object]:
+def build_network(adapter: AdapterConfig) -> tuple[TriageNet, PreTrainedTokenizerBase]:
     """Load the verified backbone, add LoRA adapters and fresh heads."""
     encoder, tokenizer = load_backbone(minilm_spec())
-    encoder = add_adapters(encoder, adapter)
-    return TriageNet(encoder, encoder.config.hidden_size), tokenizer
+    return TriageNet(add_adapters(encoder, adapter), encoder.config.hidden_size), tokenizer
 
 
 def task_loss(

@@ -248,3 +248,36 @@ def test_worker_collector_forgets_children_that_died_unannounced(tmp_path: Path)
     stale.write_bytes(b"")
     list(worker_metrics._LiveProcessesCollector(tmp_path).collect())
     assert not stale.exists(), "a dead child's 'model loaded' gauge would stay 1"
+
+
+SCRIPT = """
+from fastapi.testclient import TestClient
+from service.main import create_app
+from tests.conftest import API_KEY, make_settings
+import sys
+with TestClient(create_app(make_settings(sys.argv[1]))) as client:
+    headers = {"X-API-Key": API_KEY}
+    client.post("/v1/tickets", json={"external_id": "mp-1", "messages": [{"body": "hi"}]}, headers=headers)
+    print(client.get("/metrics", headers=headers).text)
+"""
+
+
+def test_api_sums_its_processes_in_multiprocess_mode(sqlite_url: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    directory = tmp_path / "api-metrics"
+    directory.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, sqlite_url], env=env, capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (
+        'triage_tickets_received_total{connector="api",outcome="deferred",tenant="default"} 1.0'
+        in result.stdout
+    )
+    assert "triage_queue_oldest_ticket_age_seconds" in result.stdout
+    assert list(directory.glob("counter_*.db")), "samples were not written to the multiprocess directory"

@@ -281,3 +281,25 @@ def test_api_sums_its_processes_in_multiprocess_mode(sqlite_url: str, tmp_path: 
     )
     assert "triage_queue_oldest_ticket_age_seconds" in result.stdout
     assert list(directory.glob("counter_*.db")), "samples were not written to the multiprocess directory"
+
+
+@pytest.mark.integration
+def test_queue_depth_counts_messages_celery_left_in_redis(
+    tmp_path: Path, sqlite_url: str, sessions: sessionmaker[Session]
+) -> None:
+    from service import queue
+    from service.embedded import start_redis
+
+    redis_process, redis_url = start_redis(tmp_path / "redis")
+    try:
+        settings = make_settings(sqlite_url, redis_url=redis_url)
+        # No worker consumes here: the messages stay in the lists Celery's Redis transport keeps.
+        assert queue.send(settings, queue.TASK_CLASSIFY, [["t1"]])
+        assert queue.send(settings, queue.TASK_CLASSIFY, [["t2"]])
+        assert queue.send(settings, queue.TASK_DELIVER, ["a1"])
+        families = {f.name: f for f in api_metrics.QueueCollector(redis_url, sessions).collect()}
+    finally:
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
+    depth = {s.labels["queue"]: s.value for s in families["triage_queue_depth"].samples}
+    assert depth == {"inference": 2.0, "actions": 1.0}

@@ -287,7 +287,7 @@ def build_registry(settings: Settings, sessions: sessionmaker[Session]) -> Colle
 
 
 def _initialise_series(connectors: Iterable[str]) -> None:
-    """Create the webhook and intake series at zero, so rates and ratios exist before the first event."""
+    """Create every connector's webhook series at zero, so rates and ratios exist before the first event."""
     for connector in connectors:
         for outcome in WEBHOOK_OUTCOMES:
             WEBHOOKS_RECEIVED.labels(connector=connector, outcome=outcome)

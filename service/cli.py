@@ -227,4 +227,14 @@ def _mount_model_commands() -> None:
     app.command(name="classify")(classify)
 
 
+def _mount_operator_commands() -> None:
+    """Add `triage policy ...` and `triage feedback ...`; imported here so `triage serve` stays light."""
+    from service.feedback.cli import feedback_app
+    from workers.routing.cli import policy_app
+
+    app.add_typer(policy_app, name="policy")
+    app.add_typer(feedback_app, name="feedback")
+
+
 _mount_model_commands()
+_mount_operator_commands()

@@ -11,8 +11,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from service import __version__, metrics
 from service.admin.router import router as admin_router
+from service.assist.router import router as assist_router
 from service.config import Settings
 from service.deps import build_state
+from service.feedback.router import router as feedback_router
 from service.health.router import router as health_router
 from service.middleware import BodyLimitMiddleware
 from service.tickets.router import router as tickets_router
@@ -52,4 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tickets_router)
     app.include_router(admin_router)
     app.include_router(webhooks_router)
+    app.include_router(assist_router)
+    app.include_router(feedback_router)
     return app

@@ -82,7 +82,8 @@ class PagerConnector(Connector):
         frustration = (triage.get("frustration") or {}).get("level")
         summary = (
             f"Support ticket {action.source} #{action.external_id} escalated by rule "
-            f"{action.payload.get('rule', '?')}: urgency {urgency or 'n/a'}, frustration {frustration or 'n/a'}"
+            f"{action.payload.get('rule', '?')}: urgency {urgency or 'n/a'}, "
+            f"frustration {frustration or 'n/a'}"
         )[:MAX_SUMMARY_CHARS]
         details = {
             "ticket_id": action.ticket_id,
@@ -113,7 +114,11 @@ class PagerConnector(Connector):
                     "custom_details": details,
                 },
             }
-        return {"type": "ticket.page", "timestamp": datetime.now(UTC).isoformat(), "data": {"summary": summary, **details}}
+        return {
+            "type": "ticket.page",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "data": {"summary": summary, **details},
+        }
 
     def deliver(self, action: OutboundAction) -> DeliveryResult:
         body = json.dumps(self.event(action), separators=(",", ":"))
@@ -140,7 +145,7 @@ class PagerConnector(Connector):
 
 
 def build_pager(tenant: Tenant, settings: Settings) -> dict[str, Connector]:
-    """Return the tenant's pager: its `pager` connector entry, else the global settings for the default tenant."""
+    """Return the tenant's pager: its `pager` connector entry, else the settings (default tenant only)."""
     config = tenant.connectors.get("pager")
     extra: dict[str, Any] = dict(config.model_extra or {}) if config is not None else {}
     if config is not None and config.base_url:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from service.config import Settings
 from service.domain import Decision, Ticket, Triage
+from workers.drafts.encoder import Encoder
 from workers.routing.policy import DraftRules
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ class DraftRequest:
 
     ticket: Ticket
     triage: Triage
-    rules: DraftRules = field(default_factory=DraftRules)
+    rules: DraftRules = field(default_factory=lambda: DraftRules.model_validate({}))
 
     def customer_text(self) -> str:
         """Return the customer's words the draft answers: the subject and their latest message."""
@@ -108,7 +109,7 @@ def build_backend(settings: Settings) -> DraftBackend:
     raise ValueError(f"unknown draft backend {settings.draft_backend!r}")
 
 
-def _encoder(name: str):  # type: ignore[no-untyped-def]
+def _encoder(name: str) -> Encoder:
     from workers.drafts.encoder import LexicalEncoder, MiniLMEncoder
 
     if name == "lexical":

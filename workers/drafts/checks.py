@@ -6,7 +6,9 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|io|co|ly|me|info|biz|xyz)\b\S*")
+URL = re.compile(
+    r"(?i)\b(?:https?://|www\.)\S+|(?<![@\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|co|ly|me|info|biz|xyz)\b\S*"
+)
 EMAIL = re.compile(r"(?i)\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 PHONE = re.compile(r"(?<!\w)\+?\d[\d ()./-]{6,}\d(?!\w)")
 LONG_NUMBER = re.compile(r"\b\d{4,}\b")
@@ -15,28 +17,36 @@ IBAN_OR_CARD = re.compile(r"\b(?:[A-Z]{2}\d{2}[A-Z0-9]{10,30}|(?:\d[ -]?){13,19}
 # Commitments a draft may only make when the policy allows them ("drafts.allow_promises").
 PROMISES: dict[str, re.Pattern[str]] = {
     "refund": re.compile(
-        r"(?i)\b(?:we(?:'ll| will| are going to| have)?|i(?:'ll| will| have)?|you(?:'ll| will)(?: get| receive)?)"
-        r"\s+(?:\w+\s+){0,3}(?:refund|reimburse|money back)|\brefund(?:ed)? (?:has been|was|is) (?:issued|processed)"
+        r"(?i)\b(?:we(?:'ll| will| are going to| have)?|i(?:'ll| will| have)?"
+        r"|you(?:'ll| will)(?: get| receive)?)\s+(?:\w+\s+){0,3}(?:refund|reimburse|money back)"
+        r"|\brefund(?:ed)? (?:has been|was|is) (?:issued|processed)"
         r"|\bfull refund\b"
     ),
     "credit": re.compile(
-        r"(?i)\b(?:credit(?:ed)? (?:to )?your account|account credit|service credit|(?:add|apply|issue|give)\w* (?:\w+ )?credit"
+        r"(?i)\b(?:credit(?:ed)? (?:to )?your account|account credit|service credit"
+        r"|(?:add|apply|issue|give)\w* (?:\w+ )?credit"
         r"|free month|discount)\b"
     ),
     "deadline": re.compile(
         r"(?i)\b(?:within \d+|within (?:an?|one|two|three|24|48) (?:hour|day|business day|minute)s?"
-        r"|by (?:tomorrow|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday|end of (?:day|week))"
+        r"|by (?:tomorrow|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+        r"|end of (?:day|week))"
         r"|(?:today|tomorrow|tonight)\b|in \d+ (?:hours?|days?|minutes?)|guarantee)"
     ),
 }
 
 # Phrases a model emits when an injected instruction or its own framing leaks into the reply.
-LEAKS = re.compile(r"(?i)\b(?:as an ai|language model|system prompt|ignore (?:all |the )?previous|<\|)")
+LEAKS = re.compile(
+    r"(?i)(?:\bas an ai\b|\blanguage model\b|\bsystem prompt\b|\bignore (?:all |the )?previous|<\||"
+    r"customer message|reference reply|data only|customer frustration:|urgency: (?:low|normal|high|critical))"
+)
 
 
 def strip_invisible(text: str) -> str:
     """Remove zero-width, bidirectional and other format characters that hide text from the agent."""
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cf", "Cc", "Co", "Cs"))
+    return "".join(
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cf", "Cc", "Co", "Cs")
+    )
 
 
 def redact(text: str) -> str:
@@ -86,4 +96,7 @@ def check_draft(
         problems.append("contains model or prompt artefacts")
     if re.search(r"[{}<>\[\]]", text):
         problems.append("contains markup or an unfilled placeholder")
+    lines = [line.strip().lower() for line in text.splitlines() if line.strip()]
+    if len(lines) >= 3 and len(set(lines)) <= len(lines) // 2:
+        problems.append("repeats itself")
     return problems

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from service.domain import URGENCY_LEVELS, Triage
 from workers.drafts.library import Template
 
@@ -19,7 +21,8 @@ OPENINGS = {
 # Cues the classifier found in the customer's own words, acknowledged without quoting them (the quote
 # could carry personal data).
 CUES = {
-    "repeat_contact": "I can see you have had to contact us more than once about this, which should not happen.",
+    "repeat_contact": "I can see you have had to contact us more than once about this, "
+    "which should not happen.",
     "deadline": "I understand you are working against a deadline.",
     "cancel_threat": "I understand you are considering leaving us, and I want to put this right.",
     "legal_threat": "I understand how serious this is for you.",
@@ -60,9 +63,11 @@ def next_step(triage: Triage, *, may_promise_deadline: bool) -> str:
     return text + (NEXT_STEP_WITH_DEADLINE if may_promise_deadline else "")
 
 
-def compose(template: Template, triage: Triage, *, allow_promises: set[str]) -> str:
+def compose(template: Template, triage: Triage, *, allow_promises: Collection[str]) -> str:
     """Assemble a draft: greeting, opening by tone, acknowledgements, the template, next step, closing."""
     cues = [CUES[code] for code in triage.reason_codes if code in CUES]
     opening = " ".join([OPENINGS[tone_of(triage)], template.acknowledge, *cues[:1]])
-    action = " ".join([template.body.strip(), next_step(triage, may_promise_deadline="deadline" in allow_promises)])
+    action = " ".join(
+        [template.body.strip(), next_step(triage, may_promise_deadline="deadline" in allow_promises)]
+    )
     return "\n".join([GREETING, "", opening, "", action, "", CLOSING])

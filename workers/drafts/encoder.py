@@ -6,6 +6,7 @@ import hashlib
 import math
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Protocol
 
 WORD = re.compile(r"[a-z0-9']+")
@@ -39,7 +40,7 @@ class LexicalEncoder:
         for text in texts:
             words = WORD.findall(text.lower())
             vector = [0.0] * self.dimensions
-            for token in [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]:
+            for token in [*words, *(f"{a} {b}" for a, b in pairwise(words))]:
                 digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
                 vector[int.from_bytes(digest, "little") % self.dimensions] += 1.0
             norm = math.sqrt(sum(v * v for v in vector)) or 1.0
@@ -68,4 +69,5 @@ class MiniLMEncoder:
             hidden = self.model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1).tolist()  # type: ignore[no-any-return]
+        vectors: list[list[float]] = torch.nn.functional.normalize(pooled, dim=-1).tolist()
+        return vectors

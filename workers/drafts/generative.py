@@ -28,7 +28,8 @@ TONE_GUIDE = {
     "none": "Be friendly and brief.",
     "mild": "Apologise briefly for the trouble.",
     "moderate": "Acknowledge the frustration sincerely; no jokes, no exclamation marks.",
-    "severe": "Apologise, take ownership and state the concrete next step; no cheerfulness, no exclamation marks.",
+    "severe": "Apologise, take ownership and state the concrete next step; "
+    "no cheerfulness, no exclamation marks.",
 }
 
 SYSTEM_PROMPT = (

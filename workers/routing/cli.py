@@ -25,7 +25,8 @@ def check(file: Annotated[Path, typer.Argument(help="Policy YAML to validate.")]
         typer.echo(f"warning: {warning}", err=True)
     shadow = sum(1 for rule in policy.rules if rule.shadow)
     typer.echo(
-        f"{file}: ok, {len(policy.rules)} rule(s) ({shadow} in shadow mode), fingerprint {policy.fingerprint()}"
+        f"{file}: ok, {len(policy.rules)} rule(s) ({shadow} in shadow mode), "
+        f"fingerprint {policy.fingerprint()}"
     )
 
 

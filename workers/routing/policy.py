@@ -120,7 +120,7 @@ class Policy(BaseModel):
 
     version: str = "2"
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
-    drafts: DraftRules = Field(default_factory=DraftRules)
+    drafts: DraftRules = Field(default_factory=lambda: DraftRules.model_validate({}))
     rules: list[Rule] = Field(default_factory=list)
 
     def fingerprint(self) -> str:
@@ -132,7 +132,8 @@ class Policy(BaseModel):
 @lru_cache(maxsize=1)
 def policy_schema() -> dict[str, Any]:
     """Return the JSON schema every policy document is validated against."""
-    return json.loads(SCHEMA_FILE.read_text())  # type: ignore[no-any-return]
+    schema: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
+    return schema
 
 
 def _line_of(root: yaml.Node | None, path: list[Any]) -> int | None:
@@ -228,7 +229,8 @@ def _check_ladder(policy: Policy) -> list[tuple[list[Any], str]]:
                 problems.append(
                     (
                         ["rules", index, "actions", step, "auto"],
-                        f"auto ({rung.auto}) is below suggest ({rung.suggest}): it would act before it suggests",
+                        f"auto ({rung.auto}) is below suggest ({rung.suggest}): "
+                        "it would act before it suggests",
                     )
                 )
             if rung.auto is None and rung.suggest is None:
@@ -261,7 +263,9 @@ def parse_policy(data: Any, *, source: str = "policy", root: yaml.Node | None = 
     if isinstance(data, dict) and ("escalate" in data or "draft_reply" in data or data.get("version") == "1"):
         legacy = set(data) - {"version", "escalate", "draft_reply"}
         if legacy:
-            raise PolicyError(f"{_where(source, root, [sorted(legacy)[0]])}: unknown key in a version 1 policy")
+            raise PolicyError(
+                f"{_where(source, root, [sorted(legacy)[0]])}: unknown key in a version 1 policy"
+            )
         for key in ("urgency", "frustration"):
             level = ((data.get("escalate") or {}).get(key) or {}).get("level")
             allowed = URGENCY_LEVELS if key == "urgency" else FRUSTRATION_LEVELS

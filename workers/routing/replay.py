@@ -68,8 +68,10 @@ class ReplayReport:
         keys = set(self.before) | set(self.after)
         order = {name: i for i, name in enumerate(LADDER)}
         ordered = sorted(keys, key=lambda k: (order.get(k[0], 99), k[1]))
-        return [(a, m, self.before[(a, m)], self.after[(a, m)], self.added[(a, m)], self.removed[(a, m)])
-                for a, m in ordered]
+        return [
+            (a, m, self.before[(a, m)], self.after[(a, m)], self.added[(a, m)], self.removed[(a, m)])
+            for a, m in ordered
+        ]
 
 
 def ticket_at(row: TicketRow, until: datetime | None) -> Ticket:
@@ -97,7 +99,7 @@ def ticket_at(row: TicketRow, until: datetime | None) -> Ticket:
 def replay(
     session: Session, policy: Policy, *, since: datetime, tenant: str | None = None, examples: int = 5
 ) -> ReplayReport:
-    """Decide each ticket's latest stored triage since `since` under `policy`; compare with what was decided."""
+    """Re-decide each ticket's latest stored triage since `since` and compare with what was decided."""
     report = ReplayReport()
     query = (
         select(TriageRow, DecisionRow, TicketRow)
@@ -152,7 +154,9 @@ def format_report(report: ReplayReport, policy: Policy, since: datetime) -> str:
         f"{'action':<16}{'mode':<9}{'before':>8}{'after':>8}{'added':>8}{'removed':>9}",
     ]
     for action, mode, before, after, added, removed in report.rows():
-        lines.append(f"{action:<16}{mode:<9}{before:>8}{after:>8}{'+' + str(added):>8}{'-' + str(removed):>9}")
+        lines.append(
+            f"{action:<16}{mode:<9}{before:>8}{after:>8}{'+' + str(added):>8}{'-' + str(removed):>9}"
+        )
     if report.changes:
         lines += ["", "Examples:"]
     for change in report.changes:

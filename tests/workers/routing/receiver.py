@@ -30,16 +30,22 @@ class Receiver:
 
 @contextmanager
 def receiver(
-    default: tuple[int, dict[str, str], bytes] = (202, {"content-type": "application/json"}, b'{"status":"success"}'),
+    default: tuple[int, dict[str, str], bytes] = (
+        202,
+        {"content-type": "application/json"},
+        b'{"status":"success"}',
+    ),
     respond: Callable[[Received], tuple[int, dict[str, str], bytes]] | None = None,
 ) -> Iterator[Receiver]:
     """Serve on a free loopback port; answer scripted responses first, then `respond`, then `default`."""
     state = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
-            request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+            request = Received(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
+            )
             state.requests.append(request)
             if state.answers:
                 status, headers, body = state.answers.pop(0)

@@ -1,4 +1,4 @@
-"""decide(): ladder thresholds to suggest or act, shadow rules, scopes and the conditions operators combine."""
+"""decide(): thresholds to suggest or act, shadow rules, scopes and the conditions operators combine."""
 
 from __future__ import annotations
 
@@ -75,13 +75,16 @@ def test_shadow_rule_records_its_steps_but_its_actions_are_shadow():
 
 
 def test_live_rule_wins_over_a_shadow_rule_for_the_same_action():
-    rules = LADDER_RULE + """\
+    rules = (
+        LADDER_RULE
+        + """\
   - name: trial-page
     shadow: true
     when: {urgency: critical}
     actions:
       page_on_call: {suggest: 0.5, auto: 0.5}
 """
+    )
     decision = decide(
         ticket(), triage(frustration=0.96, frustration_level="severe", urgency="critical"), policy(rules)
     )
@@ -144,7 +147,9 @@ def test_rising_frustration_compares_with_the_latest_earlier_contact():
     actions:
       note: {suggest: 0.5, auto: 0.5}
 """
-    rising = triage(frustration=0.8, frustration_level="moderate", contacts=[contact(2, "mild"), contact(9, "severe")])
+    rising = triage(
+        frustration=0.8, frustration_level="moderate", contacts=[contact(2, "mild"), contact(9, "severe")]
+    )
     falling = triage(frustration=0.8, frustration_level="moderate", contacts=[contact(2, "severe")])
 
     assert decide(ticket(), rising, policy(rules)).actions[0].params["note"] is True
@@ -152,7 +157,10 @@ def test_rising_frustration_compares_with_the_latest_earlier_contact():
 
 
 def test_business_hours_follow_the_policy_time_zone():
-    hours = 'business_hours: {timezone: America/New_York, days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}\n'
+    hours = (
+        "business_hours: {timezone: America/New_York, days: [mon, tue, wed, thu, fri], "
+        'start: "09:00", end: "17:00"}\n'
+    )
     rules = """\
   - name: after-hours-page
     when: {urgency: critical, business_hours: false}
@@ -161,8 +169,16 @@ def test_business_hours_follow_the_policy_time_zone():
 """
     # 10:30 UTC is 05:30 in New York: outside hours, so page. 15:00 UTC is 10:00 there: inside.
     night = decide(ticket(), triage(urgency="critical"), policy(rules, hours))
-    day = decide(ticket(at=WEDNESDAY_MORNING + timedelta(hours=4, minutes=30)), triage(urgency="critical"), policy(rules, hours))
-    saturday = decide(ticket(at=datetime(2026, 11, 28, 15, 0, tzinfo=WEDNESDAY_MORNING.tzinfo)), triage(urgency="critical"), policy(rules, hours))
+    day = decide(
+        ticket(at=WEDNESDAY_MORNING + timedelta(hours=4, minutes=30)),
+        triage(urgency="critical"),
+        policy(rules, hours),
+    )
+    saturday = decide(
+        ticket(at=datetime(2026, 11, 28, 15, 0, tzinfo=WEDNESDAY_MORNING.tzinfo)),
+        triage(urgency="critical"),
+        policy(rules, hours),
+    )
 
     assert kinds(night)[ActionKind.ESCALATED].params["page_on_call"] is True
     assert ActionKind.ESCALATED not in kinds(day)
@@ -183,12 +199,15 @@ def test_urgency_confidence_is_the_mass_at_or_above_the_level():
 
 
 def test_unsupported_language_skips_score_rules_but_not_tag_rules():
-    rules = LADDER_RULE + """\
+    rules = (
+        LADDER_RULE
+        + """\
   - name: vip
     when: {tags_any: [vip]}
     actions:
       tag: {tags: [vip], suggest: 0.5, auto: 0.5}
 """
+    )
     decision = decide(ticket(tags=["vip"]), triage(supported=False, language="fi"), policy(rules))
 
     assert decision.actions[0].params["tags"] == ["vip"]

@@ -1,4 +1,4 @@
-"""Paging: PagerDuty Events v2 and Standard Webhooks formats, one page per ticket, never the customer's words."""
+"""Paging: PagerDuty Events v2 and Standard Webhooks, one page per ticket, never the customer's words."""
 
 from __future__ import annotations
 
@@ -146,7 +146,9 @@ def test_pager_comes_from_the_tenant_entry_or_the_global_settings(sqlite_url):
             )
         },
     )
-    settings = make_settings(sqlite_url, pager_url="https://hooks.example.com/page", pager_format="webhook", pager_secret=SECRET)
+    settings = make_settings(
+        sqlite_url, pager_url="https://hooks.example.com/page", pager_format="webhook", pager_secret=SECRET
+    )
 
     from_tenant = build_connectors(tenant, settings)["pager"]
     from_settings = build_pager(Tenant(name="default"), settings)["pager"]

@@ -8,7 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from workers.routing.cli import policy_app
-from workers.routing.policy import DEFAULT_POLICY_FILE, PolicyError, ladder_warnings, load_policy, parse_policy_text
+from workers.routing.policy import (
+    DEFAULT_POLICY_FILE,
+    PolicyError,
+    ladder_warnings,
+    load_policy,
+    parse_policy_text,
+)
 
 VALID = """\
 version: "7"
@@ -83,7 +89,8 @@ def test_broken_yaml_names_the_line():
 def test_version_1_policy_becomes_equivalent_rules():
     policy = parse_policy_text(
         "version: '1'\n"
-        "escalate:\n  urgency: {level: critical, min_probability: 0.7}\n  page_on_call: true\n  group: tier2\n"
+        "escalate:\n  urgency: {level: critical, min_probability: 0.7}\n"
+        "  page_on_call: true\n  group: tier2\n"
         "draft_reply:\n  frustration: {level: severe, min_probability: 0.4}\n  shadow: true\n"
     )
 

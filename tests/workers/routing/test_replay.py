@@ -45,11 +45,9 @@ def stored(sqlite_url):
 
 
 def test_replay_counts_what_would_change_per_action(stored):
-    sessions, ids = stored
+    sessions, _ = stored
     with sessions() as session:
-        report = replay(
-            session, parse_policy_text(NEW_POLICY), since=datetime.now(UTC) - timedelta(days=1)
-        )
+        report = replay(session, parse_policy_text(NEW_POLICY), since=datetime.now(UTC) - timedelta(days=1))
 
     rows = {(a, m): (before, after, added, removed) for a, m, before, after, added, removed in report.rows()}
     assert report.tickets == 3 and report.changed == 2
@@ -65,7 +63,9 @@ def test_replay_counts_what_would_change_per_action(stored):
 def test_replay_ignores_tickets_before_since(stored):
     sessions, _ = stored
     with sessions() as session:
-        report = replay(session, parse_policy_text(NEW_POLICY), since=datetime.now(UTC) + timedelta(minutes=1))
+        report = replay(
+            session, parse_policy_text(NEW_POLICY), since=datetime.now(UTC) + timedelta(minutes=1)
+        )
 
     assert report.tickets == 0 and report.rows() == []
 

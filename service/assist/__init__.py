@@ -1,0 +1,1 @@
+"""Agent assist: scores, evidence, history, drafts and suggested actions for a ticket, and its page."""

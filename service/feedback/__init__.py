@@ -1,0 +1,1 @@
+"""Agent feedback: draft verdicts and score corrections, helpdesk-side changes, and the retraining export."""

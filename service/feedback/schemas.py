@@ -1,0 +1,66 @@
+"""Bodies of the feedback API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FrustrationLevel = Literal["none", "mild", "moderate", "severe"]
+UrgencyLevel = Literal["low", "normal", "high", "critical"]
+
+
+class DraftVerdict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rank: int = Field(ge=1, le=3, description="Which of the ranked drafts (1 = best).")
+    verdict: Literal["accepted", "edited", "rejected"]
+    text: str | None = Field(None, max_length=10_000, description="The agent's edited text, for `edited`.")
+
+    @model_validator(mode="after")
+    def _edited_needs_text(self) -> DraftVerdict:
+        if self.verdict == "edited" and not (self.text and self.text.strip()):
+            raise ValueError("an edited draft needs its text")
+        return self
+
+
+class FeedbackIn(BaseModel):
+    """An agent's verdict on a draft and/or corrections of the scores; at least one of them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"agent": "jane@example.com", "draft": {"rank": 1, "verdict": "accepted"}},
+                {"agent": "jane@example.com", "frustration": "mild", "urgency": "high"},
+            ]
+        },
+    )
+
+    agent: str = Field(min_length=1, max_length=256, description="Who gives the feedback (helpdesk user).")
+    revision: int | None = Field(None, ge=1, description="Triage revision it is about; default the latest.")
+    draft: DraftVerdict | None = None
+    frustration: FrustrationLevel | None = Field(None, description="The level the agent says is right.")
+    urgency: UrgencyLevel | None = Field(None, description="The level the agent says is right.")
+    comment: str | None = Field(None, max_length=2_000)
+
+    @model_validator(mode="after")
+    def _something(self) -> FeedbackIn:
+        if self.draft is None and self.frustration is None and self.urgency is None:
+            raise ValueError("give a draft verdict, a frustration or an urgency level")
+        return self
+
+
+class FeedbackRecorded(BaseModel):
+    id: int
+    kind: str
+    verdict: str = Field(description="accepted, edited, rejected (drafts); confirmed or overridden (scores).")
+    created_at: datetime
+
+
+class FeedbackOut(BaseModel):
+    ticket_id: str
+    revision: int
+    model_version: str | None
+    recorded: list[FeedbackRecorded]

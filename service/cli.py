@@ -92,6 +92,7 @@ def serve(
             "TRIAGE_DATA_DIR": str(settings.data_dir.resolve()),
             "TRIAGE_DATABASE_URL": settings.sqlalchemy_url,
             "TRIAGE_PUBLIC_URL": f"http://{host}:{port}",
+        "TRIAGE_WORKER_METRICS_HOST": host,
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         }
     )
@@ -238,3 +239,7 @@ def _mount_operator_commands() -> None:
 
 _mount_model_commands()
 _mount_operator_commands()
+
+
+if __name__ == "__main__":
+    app()

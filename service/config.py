@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     max_task_deliveries: int = Field(
         5, ge=1, description="Tries per ticket revision before it is parked as failed (poison message)."
     )
+    worker_metrics_host: str = Field(
+        "0.0.0.0", description="Interface the worker's /metrics binds to (`triage serve` uses its --host)."
+    )
     worker_metrics_port: int = Field(
         9100, ge=0, le=65535, description="Port of the worker's Prometheus /metrics (0 turns it off)."
     )

@@ -258,7 +258,8 @@ def _process_exited(pid: int | None = None, **_: Any) -> None:
 
 
 def _worker_starting(**_: Any) -> None:
-    start_metrics_server(get_settings().worker_metrics_port)
+    settings = get_settings()
+    start_metrics_server(settings.worker_metrics_port, settings.worker_metrics_host)
 
 
 class _LiveProcessesCollector:

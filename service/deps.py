@@ -13,15 +13,15 @@ from service.tenants import Tenant, TenantRegistry, load_tenants
 
 
 def settings_dep(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def sessions_dep(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessions  # type: ignore[no-any-return]
+    return request.app.state.sessions
 
 
 def tenants_dep(request: Request) -> TenantRegistry:
-    return request.app.state.tenants  # type: ignore[no-any-return]
+    return request.app.state.tenants
 
 
 def require_tenant(

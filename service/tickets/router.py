@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import JSONResponse
 
@@ -12,7 +14,7 @@ from service.tickets.schemas import Problem, TicketAccepted, TicketIn, TicketOut
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing or invalid API key."},
     413: {"model": Problem, "description": "Body over the configured limit."},
     422: {"model": Problem, "description": "Malformed JSON or an invalid field; `detail` names it."},

@@ -6,10 +6,26 @@
 (function () {
   const ticketId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
   const params = new URLSearchParams(location.hash.slice(1));
+
+  // Embedded in a helpdesk the page is a third-party frame, where browsers may deny storage entirely.
+  function recall(name) {
+    try {
+      return sessionStorage.getItem(`triage.${name}`) || "";
+    } catch (_) {
+      return "";
+    }
+  }
+
+  function remember(name, value) {
+    try {
+      sessionStorage.setItem(`triage.${name}`, value);
+    } catch (_) { /* storage denied: the values live in memory for this page only */ }
+  }
+
   const state = {
-    key: params.get("key") || sessionStorage.getItem("triage.key") || "",
-    agent: params.get("agent") || sessionStorage.getItem("triage.agent") || "",
-    origin: params.get("origin") || sessionStorage.getItem("triage.origin") || "",
+    key: params.get("key") || recall("key"),
+    agent: params.get("agent") || recall("agent"),
+    origin: params.get("origin") || recall("origin"),
     view: null,
   };
   if (location.hash) {
@@ -206,9 +222,9 @@
       $("app").setAttribute("aria-busy", "false");
       return;
     }
-    sessionStorage.setItem("triage.key", state.key);
-    sessionStorage.setItem("triage.agent", state.agent);
-    sessionStorage.setItem("triage.origin", state.origin);
+    remember("key", state.key);
+    remember("agent", state.agent);
+    remember("origin", state.origin);
     try {
       state.view = await api(`/v1/tickets/${encodeURIComponent(ticketId)}/assist`);
     } catch (error) {

@@ -7,7 +7,8 @@ steps are folded into the three outbound action kinds, with the ladder details i
 - `ticket.triaged` (always): `tags`, `note`, `steps` (every step, auto or suggested, live or shadow),
   `priority_seen` (the helpdesk's priority when we decided, so later agent changes can be told apart);
 - `ticket.escalated`: `priority`, `group`, `page_on_call`, `tags`;
-- `ticket.reply_drafted`: `visibility` ("internal": an agent sends it).
+- `ticket.reply_drafted`: `visibility` ("internal": an agent sends it) and `send_to_customer` where a rule
+  opts in (the helpdesk connector also needs the tenant's `allow_send_drafts`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Step(BaseModel):
     tags: list[str] = []
     priority: str | None = None
     group: str | None = None
+    send_to_customer: bool = False
 
 
 def _when(ticket: Ticket) -> datetime:
@@ -155,6 +157,7 @@ def evaluate(ticket: Ticket, triage: Triage, policy: Policy) -> list[Step]:
                     tags=rung.tags,
                     priority=rung.priority,
                     group=rung.group,
+                    send_to_customer=rung.send_to_customer,
                 )
             )
     return steps
@@ -173,6 +176,12 @@ def _escalation(steps: list[Step]) -> dict[str, Any] | None:
         "page_on_call": any(s.action == "page_on_call" for s in chosen),
         "tags": sorted({t for s in steps if s.action == "tag" for t in s.tags}),
     }
+
+
+def _draft_params(steps: list[Step]) -> dict[str, Any]:
+    if any(s.send_to_customer for s in steps):
+        return {"visibility": "public", "send_to_customer": True}
+    return {"visibility": "internal"}
 
 
 def _rules(steps: list[Step]) -> str:
@@ -221,8 +230,8 @@ def decide(ticket: Ticket, triage: Triage, policy: Policy) -> Decision:
                     kind=ActionKind.REPLY_DRAFTED,
                     rule=_rules(drafting),
                     reason=" | ".join(f"{s.rule}: {s.reason}" for s in drafting),
-                    # Drafts are suggestions an agent sends, never auto-sent.
-                    params={"visibility": "internal"},
+                    # Drafts are suggestions an agent sends, unless the rule (and the tenant) say otherwise.
+                    params=_draft_params(drafting),
                     shadow=is_shadow,
                 )
             )

@@ -37,6 +37,8 @@ class Rung(BaseModel):
     tags: list[str] = Field(default_factory=list)
     priority: Literal["low", "normal", "high", "urgent"] | None = None
     group: str | None = None
+    # Drafts are an agent's suggestion; a public reply needs this and the tenant's allow_send_drafts.
+    send_to_customer: bool = False
 
     def mode(self, confidence: float) -> Literal["auto", "suggest"] | None:
         """Return how far `confidence` reaches on this step: act, suggest, or nothing."""

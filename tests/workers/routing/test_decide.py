@@ -255,3 +255,19 @@ def test_priority_seen_is_recorded_for_later_correction_capture():
     decision = decide(ticket(priority="low"), triage(), load_policy(None))
 
     assert decision.actions[0].params["priority_seen"] == "low"
+
+
+def test_drafts_stay_internal_unless_a_rule_opts_in_to_sending():
+    sending = """\
+  - name: send
+    when: {frustration: mild}
+    actions:
+      draft_reply: {suggest: 0.3, auto: 0.4, send_to_customer: true}
+"""
+    internal = kinds(
+        decide(ticket(), triage(frustration=0.8, frustration_level="moderate"), load_policy(None))
+    )
+    public = kinds(decide(ticket(), triage(frustration=0.5), policy(sending)))
+
+    assert internal[ActionKind.REPLY_DRAFTED].params == {"visibility": "internal"}
+    assert public[ActionKind.REPLY_DRAFTED].params == {"visibility": "public", "send_to_customer": True}

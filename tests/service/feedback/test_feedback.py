@@ -213,3 +213,48 @@ def test_agent_who_changed_nothing_leaves_no_correction(sessions, world):
     with sessions.begin() as session:
         assert capture_helpdesk_corrections(session) == 0
     assert rows(sessions) == []
+
+
+def test_each_verdict_is_counted_per_tenant_and_model_version(client, auth, world):
+    from prometheus_client import REGISTRY
+
+    labels = {"tenant": "default", "model_version": "fake-markers-1"}
+    before = {
+        v: REGISTRY.get_sample_value("triage_feedback_total", {**labels, "verdict": v}) or 0.0
+        for v in ("accepted", "overridden")
+    }
+
+    post(client, auth, world.ticket_id, draft={"rank": 1, "verdict": "accepted"}, frustration="none")
+
+    after = {v: REGISTRY.get_sample_value("triage_feedback_total", {**labels, "verdict": v}) for v in before}
+    assert after == {"accepted": before["accepted"] + 1, "overridden": before["overridden"] + 1}
+
+
+def test_feedback_capture_and_export_on_both_databases(database_url):
+    from service.feedback.export import export_rows
+    from service.feedback.schemas import FeedbackIn
+    from service.feedback.service import record_feedback
+    from service.storage.db import session_factory
+
+    sessions = session_factory(database_url)
+    world = build_world(sessions)
+    with sessions.begin() as session:
+        recorded = record_feedback(
+            session,
+            tenant="default",
+            ticket_id=world.ticket_id,
+            body=FeedbackIn(agent="jane", frustration="mild", draft={"rank": 1, "verdict": "rejected"}),
+        )
+    deliver_escalation(sessions, world.ticket_id)
+    helpdesk_update(sessions, "low")
+    with sessions.begin() as session:
+        captured = capture_helpdesk_corrections(session)
+    with sessions() as session:
+        exported = list(export_rows(session, since=datetime.now(UTC) - timedelta(days=1)))
+
+    assert recorded is not None and [r.kind for r in recorded.recorded] == ["draft", "frustration"]
+    assert captured == 1
+    assert sorted((k, v) for line in exported for k, v in line.items() if k != "text") == [
+        ("frustration", "mild"),
+        ("urgency", "low"),
+    ]

@@ -126,7 +126,13 @@ def default_backend() -> DraftBackend:
     """Return this process's backend, built on first use (after the worker fork)."""
     from service.config import get_settings
 
-    return build_backend(get_settings())
+    settings = get_settings()
+    try:
+        return build_backend(settings)
+    except Exception:
+        # A misconfigured model backend must not stop triage: drafts come from the templates instead.
+        log.exception("draft backend %r unavailable; using retrieval", settings.draft_backend)
+        return build_backend(settings.model_copy(update={"draft_backend": "retrieval"}))
 
 
 def write_drafts(

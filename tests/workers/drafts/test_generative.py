@@ -160,7 +160,7 @@ class Recording:
 @pytest.mark.model
 def test_local_smollm2_gguf_writes_a_draft_that_is_checked_before_anyone_sees_it():
     generator = Recording(
-        TransformersGenerator(smollm_dir(), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf", max_new_tokens=48)
+        TransformersGenerator(smollm_dir(), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf", max_new_tokens=40)
     )
     backend = GenerativeBackend(lexical_drafter(), generator, name="transformers")
 
@@ -182,3 +182,17 @@ def test_local_smollm2_gguf_writes_a_draft_that_is_checked_before_anyone_sees_it
         )
         == []
     )
+
+
+def test_misconfigured_model_backend_falls_back_to_retrieval_for_the_worker(sqlite_url, monkeypatch):
+    from workers.drafts import base
+
+    settings = make_settings(sqlite_url, draft_encoder="lexical", draft_backend="transformers")
+    monkeypatch.setattr("service.config.get_settings", lambda: settings)
+    base.default_backend.cache_clear()
+    try:
+        backend = base.default_backend()
+    finally:
+        base.default_backend.cache_clear()
+
+    assert backend.name == "retrieval"

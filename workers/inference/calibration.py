@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,9 @@ class Calibration:
     frustration_temperature: float = 1.0
     severe_temperature: float = 1.0
     urgency_temperature: float = 1.0
+    # Per-level offsets added after the temperature (vector scaling): they correct the class priors
+    # that the training mix got wrong, which one temperature cannot.
+    urgency_bias: list[float] = field(default_factory=lambda: [0.0] * len(URGENCY_LEVELS))
     # Calibrated P(frustrated) from which a text counts as frustrated at all (tuned for macro-F1).
     frustration_threshold: float = 0.5
     # From this calibrated probability on, three texts in four like it are frustrated: "moderate".
@@ -46,7 +49,7 @@ class Calibration:
 
     def urgency(self, logits: np.ndarray) -> np.ndarray:
         """Return the calibrated distribution over urgency levels for logits of shape [N, 4]."""
-        return softmax(logits / self.urgency_temperature)
+        return softmax(logits / self.urgency_temperature + np.asarray(self.urgency_bias))
 
     def frustration_level(self, frustrated: float, severe: float) -> str:
         """Map calibrated probabilities onto none/mild/moderate/severe."""
@@ -64,10 +67,18 @@ class Calibration:
         return URGENCY_LEVELS[int(np.argmax(distribution))]
 
     def save(self, path: Path) -> None:
-        """Write the parameters as JSON."""
+        """Write the parameters as JSON (one precision)."""
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> Calibration:
-        """Read parameters written by save."""
-        return cls(**json.loads(path.read_text()))
+    def load(cls, path: Path, precision: str = "fp32") -> Calibration:
+        """Read the parameters fitted for a precision; fp16/bf16 use fp32's, which they track closely."""
+        data = json.loads(path.read_text())
+        if "fp32" not in data:  # a single-precision file, as written by save
+            return cls(**data)
+        return cls(**data.get(precision, data["fp32"]))
+
+
+def save_calibrations(path: Path, calibrations: dict[str, Calibration]) -> None:
+    """Write one calibration per runtime precision: int8 shifts logits enough to need its own fit."""
+    path.write_text(json.dumps({name: asdict(c) for name, c in calibrations.items()}, indent=2) + "\n")

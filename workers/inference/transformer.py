@@ -58,6 +58,7 @@ class TransformerClassifier:
     ) -> None:
         self.artifact_dir = Path(artifact_dir)
         self.model_version = model_version_of(self.artifact_dir)
+        # Replaced by the fit for the runtime's precision once the model loads.
         self.calibration = Calibration.load(self.artifact_dir / CALIBRATION_FILE)
         self.device = device
         self.precision = precision
@@ -98,6 +99,9 @@ class TransformerClassifier:
                     max_batch_size=self.max_batch_size,
                 )
                 self._loaded_in_pid = os.getpid()
+                self.calibration = Calibration.load(
+                    self.artifact_dir / CALIBRATION_FILE, self._runtime.precision
+                )
             return self._runtime
 
     def predict(self, texts: Sequence[str]) -> list[Scores]:

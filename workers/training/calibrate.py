@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 
 from workers.inference.calibration import Calibration, sigmoid, softmax
 from workers.training.metrics import best_threshold
@@ -20,6 +20,24 @@ def fit_binary_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
         return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
 
     return float(np.exp(minimize_scalar(nll, bounds=LOG_TEMPERATURE_BOUNDS, method="bounded").x))
+
+
+def fit_vector_scaling(logits: np.ndarray, labels: np.ndarray) -> tuple[float, list[float]]:
+    """Return (T, per-class bias) minimising the NLL of softmax(logits / T + bias)."""
+    classes = logits.shape[1]
+
+    def nll(params: np.ndarray) -> float:
+        p = softmax(logits / np.exp(params[0]) + params[1:])
+        # A small L2 pull keeps the biases identifiable (softmax ignores a common shift).
+        return float(
+            -np.mean(np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, 1.0)))
+            + 1e-4 * np.sum(params[1:] ** 2)
+        )
+
+    start = np.zeros(classes + 1)
+    start[0] = np.log(fit_multiclass_temperature(logits, labels))
+    found = minimize(nll, start, method="L-BFGS-B").x
+    return float(np.exp(found[0])), [float(b) for b in found[1:]]
 
 
 def fit_multiclass_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -51,5 +69,7 @@ def fit_calibration(
             best_threshold(p_severe, severe), calibration.frustration_threshold
         )
     if urgency_logits is not None and urgency is not None and len(urgency):
-        calibration.urgency_temperature = fit_multiclass_temperature(urgency_logits, urgency)
+        calibration.urgency_temperature, calibration.urgency_bias = fit_vector_scaling(
+            urgency_logits, urgency
+        )
     return calibration

@@ -90,7 +90,6 @@ def evaluate(
     from workers.inference.runtime import InferenceRuntime
 
     metadata = json.loads((artifact_dir / METADATA_FILE).read_text())
-    calibration = Calibration.load(artifact_dir / CALIBRATION_FILE)
     train_config = (
         metadata.get("train_config")
         or json.loads((artifact_dir / "training.json").read_text())["train_config"]
@@ -104,6 +103,7 @@ def evaluate(
 
     log("scoring the dev report halves with the model ...")
     runtime = InferenceRuntime.load(artifact_dir, device=device, precision=precision, threads=threads)  # type: ignore[arg-type]
+    calibration = Calibration.load(artifact_dir / CALIBRATION_FILE, runtime.precision)
     model_frustration = runtime.logits(frustration_texts).frustration
     model_urgency = runtime.logits(urgency_texts).urgency
     model = _figures(calibration, model_frustration, model_urgency, frustration_report, urgency_report)
@@ -144,7 +144,7 @@ def evaluate(
         log(f"scoring {f_count}+{u_count} texts again in fp32 to check the {runtime.precision} path ...")
         reference = InferenceRuntime.load(artifact_dir, device=device, precision="fp32", threads=threads)
         report.agreement = agreement(
-            calibration,
+            (calibration, Calibration.load(artifact_dir / CALIBRATION_FILE, "fp32")),
             (model_frustration[:f_count], model_urgency[:u_count]),
             (
                 reference.logits(frustration_texts[:f_count]).frustration,
@@ -172,17 +172,19 @@ def _figures(
 
 
 def agreement(
-    calibration: Calibration,
+    calibrations: tuple[Calibration, Calibration],
     candidate: tuple[np.ndarray, np.ndarray],
     reference: tuple[np.ndarray, np.ndarray],
 ) -> dict[str, float]:
-    """Compare a fast path's decisions and probabilities with the fp32 model's on the same texts."""
-    ours_p, _ = calibration.frustration(candidate[0])
-    ref_p, _ = calibration.frustration(reference[0])
-    threshold = calibration.frustration_threshold
-    ours_u, ref_u = calibration.urgency(candidate[1]), calibration.urgency(reference[1])
+    """Compare a fast path's served decisions and probabilities with fp32's, each calibrated as served."""
+    ours, theirs = calibrations
+    ours_p, _ = ours.frustration(candidate[0])
+    ref_p, _ = theirs.frustration(reference[0])
+    ours_u, ref_u = ours.urgency(candidate[1]), theirs.urgency(reference[1])
+    ours_decision = ours_p >= ours.frustration_threshold
+    ref_decision = ref_p >= theirs.frustration_threshold
     return {
-        "frustrated_decision": float(np.mean((ours_p >= threshold) == (ref_p >= threshold))),
+        "frustrated_decision": float(np.mean(ours_decision == ref_decision)),
         "frustration_max_abs_diff": float(np.max(np.abs(ours_p - ref_p))),
         "frustration_mean_abs_diff": float(np.mean(np.abs(ours_p - ref_p))),
         "urgency_top_level": float(np.mean(ours_u.argmax(1) == ref_u.argmax(1))),

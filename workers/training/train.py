@@ -31,6 +31,8 @@ class TrainConfig:
     max_length: int = 64
     batch_size: int = 32
     epochs: float = 1.0
+    # Urgency (77 + 27 intents folded onto 4 levels) needs a second pass; None: same as `epochs`.
+    urgency_epochs: float | None = 2.0
     # GoEmotions has 43k rows; a seeded subsample keeps the CPU run near half an hour.
     frustration_limit: int | None = 8_000
     urgency_limit: int | None = None
@@ -62,6 +64,19 @@ def make_batches(
     for start in range(0, len(pool), window):
         chunk = sorted(pool[start : start + window], key=lambda e: len(e.text))
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    return batches
+
+
+def epoch_batches(
+    examples: Sequence[Example], epochs: float, config: TrainConfig, rng: random.Random
+) -> list[list[Example]]:
+    """Return the batches of `epochs` passes over the examples; a fractional pass takes a prefix."""
+    batches: list[list[Example]] = []
+    for _ in range(int(epochs)):
+        batches += make_batches(examples, config.batch_size, config.sort_window_batches, rng)
+    if (fraction := epochs - int(epochs)) > 0:
+        extra = make_batches(examples, config.batch_size, config.sort_window_batches, rng)
+        batches += extra[: max(1, int(len(extra) * fraction))]
     return batches
 
 
@@ -113,14 +128,10 @@ def train(
         load_weights_into(network, init_from)
     network.to(device).train()
     rng = random.Random(config.seed)
-    batches: list[list[Example]] = []
-    full_epochs = int(config.epochs)
-    for _ in range(max(full_epochs, 1)):
-        for examples in (frustration_train, urgency_train):
-            batches.extend(make_batches(examples, config.batch_size, config.sort_window_batches, rng))
+    batches = epoch_batches(frustration_train, config.epochs, config, rng)
+    urgency_epochs = config.epochs if config.urgency_epochs is None else config.urgency_epochs
+    batches += epoch_batches(urgency_train, urgency_epochs, config, rng)
     rng.shuffle(batches)
-    if config.epochs < 1:
-        batches = batches[: max(1, int(len(batches) * config.epochs))]
     adapter_params = [p for n, p in network.encoder.named_parameters() if p.requires_grad]
     head_params = [*network.frustration_head.parameters(), *network.urgency_head.parameters()]
     optimizer = torch.optim.AdamW(

@@ -47,3 +47,29 @@ def test_round_trip_through_json(tmp_path) -> None:  # type: ignore[no-untyped-d
     calibration = Calibration(frustration_temperature=1.7, frustration_threshold=0.33)
     calibration.save(tmp_path / "c.json")
     assert Calibration.load(tmp_path / "c.json") == calibration
+
+
+def test_vector_scaling_corrects_shifted_class_priors() -> None:
+    from workers.inference.calibration import softmax
+    from workers.training.calibrate import fit_vector_scaling
+
+    rng = np.random.default_rng(2)
+    logits = rng.normal(0, 1.5, (6_000, 4))
+    shift = np.array([0.0, 0.5, -0.5, 1.0])
+    labels = np.array([rng.choice(4, p=p) for p in softmax(logits + shift)])
+    temperature, bias = fit_vector_scaling(logits, labels)
+    assert 0.9 < temperature < 1.1
+    recovered = np.array(bias) - bias[0]
+    assert np.allclose(recovered, shift, atol=0.15)
+
+
+def test_each_precision_reads_its_own_fit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from workers.inference.calibration import save_calibrations
+
+    path = tmp_path / "calibration.json"
+    save_calibrations(
+        path,
+        {"fp32": Calibration(frustration_temperature=1.1), "int8": Calibration(frustration_temperature=1.3)},
+    )
+    assert Calibration.load(path, "int8").frustration_temperature == 1.3
+    assert Calibration.load(path, "fp16").frustration_temperature == 1.1  # GPU half precision tracks fp32

@@ -39,6 +39,6 @@ def test_a_worse_calibration_error_is_reported_as_a_loss() -> None:
 
 def test_identical_paths_agree_fully() -> None:
     logits = (np.array([[1.0, -1.0], [-2.0, -3.0]]), np.array([[0.0, 1.0, 0.0, 0.0], [2.0, 0.0, 0.0, 0.0]]))
-    figures = agreement(Calibration(), logits, logits)
+    figures = agreement((Calibration(), Calibration()), logits, logits)
     assert figures["frustrated_decision"] == 1.0 and figures["urgency_top_level"] == 1.0
     assert figures["frustration_max_abs_diff"] == 0.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.inference.calibration import Calibration
+from workers.inference.calibration import Calibration, save_calibrations
 from workers.training.data import Example
 from workers.training.pipeline import calibrate_artifacts, write_metadata
 from workers.training.train import TrainConfig, train
@@ -46,7 +46,8 @@ def test_training_steps_write_small_artefacts_that_serve(tmp_path: Path) -> None
     calibration = calibrate_artifacts(tmp_path, frustration[:6], urgency[:4], device="cpu", threads=1)
 
     assert weights.stat().st_size < 5 * 1024 * 1024  # adapters and heads only, never the backbone
-    assert Calibration.load(tmp_path / "calibration.json") == calibration
+    assert Calibration.load(tmp_path / "calibration.json", "fp32") == calibration
+    assert Calibration.load(tmp_path / "calibration.json", "int8") != calibration  # fitted on its own outputs
     [scores] = TransformerClassifier(tmp_path, device="cpu", precision="fp32", evidence="none").predict(
         ["Worst service ever!!"]
     )
@@ -74,7 +75,7 @@ def test_customer_export_fine_tunes_from_a_base_model(tmp_path: Path) -> None:
     base = tmp_path / "base"
     train(config, frustration, urgency, base)
     write_metadata(base, config, version="1.0.0", extra={})
-    Calibration().save(base / "calibration.json")
+    save_calibrations(base / "calibration.json", {"fp32": Calibration(), "int8": Calibration()})
     export = tmp_path / "history.csv"
     rows = ["text,priority", *[f"Server outage number {i},urgent" for i in range(6)]]
     rows += [f"How do I export report {i}?,low" for i in range(6)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # Each code fires on a phrase a human reviewer can point at; none is inferred from tone.
 _NUMBER = r"(?:\d+|two|three|four|five|six|several|multiple|many|numerous)"
@@ -67,10 +68,22 @@ REASON_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 REASON_CODES = tuple(REASON_PATTERNS)
 
+# Stated cues set a floor under the model's level. GoEmotions taught the model tone, not "third time I
+# write"; Banking77 taught it card problems, not outages: the data README counts both as what they say.
+# Floors stop at high for urgency: paging (critical) stays the model's and the history's call.
+FRUSTRATION_FLOORS = {"repeat_contact": "mild", "cancel_threat": "moderate", "legal_threat": "moderate"}
+URGENCY_FLOORS = {"outage": "high", "security": "high", "money_lost": "high", "deadline": "normal"}
+
 
 def reason_codes(text: str) -> list[str]:
     """Return the reason codes whose cue appears in the text, in a fixed order."""
     return [code for code, pattern in REASON_PATTERNS.items() if pattern.search(text)]
+
+
+def floor_level(codes: list[str], floors: dict[str, str], levels: Sequence[str]) -> str | None:
+    """Return the highest level the codes' floors demand, or None when no code sets one."""
+    demanded = [levels.index(floors[code]) for code in codes if code in floors]
+    return levels[max(demanded)] if demanded else None
 
 
 def reason_matches(text: str) -> dict[str, str]:

@@ -11,13 +11,20 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from service.config import Settings
-from service.domain import URGENCY_LEVELS, Evidence, FrustrationScore, Scores, UrgencyScore
+from service.domain import (
+    FRUSTRATION_LEVELS,
+    URGENCY_LEVELS,
+    Evidence,
+    FrustrationScore,
+    Scores,
+    UrgencyScore,
+)
 from workers.inference.artifacts_io import CALIBRATION_FILE, METADATA_FILE, SHIPPED_DIR
 from workers.inference.calibration import Calibration
 from workers.inference.evidence import Segment, attribute, split_segments, without_segment
 from workers.inference.hygiene import clean_message
 from workers.inference.language import detect_language
-from workers.inference.reasons import reason_codes
+from workers.inference.reasons import FRUSTRATION_FLOORS, URGENCY_FLOORS, floor_level, reason_codes
 
 if TYPE_CHECKING:
     from workers.inference.runtime import InferenceRuntime, Precision
@@ -36,6 +43,22 @@ def model_version_of(artifact_dir: Path) -> str:
 
     metadata = json.loads((artifact_dir / METADATA_FILE).read_text())
     return f"{metadata['name']}-{metadata['version']}"
+
+
+def _at_least(level: str, codes: list[str], floors: dict[str, str], levels: Sequence[str]) -> str:
+    floor = floor_level(codes, floors, levels)
+    return level if floor is None or levels.index(level) >= levels.index(floor) else floor
+
+
+def _lift(distribution: np.ndarray, floor: str | None) -> np.ndarray:
+    """Move the probability of levels below the floor onto the floor level (a stated cue rules them out)."""
+    if floor is None:
+        return distribution
+    cut = URGENCY_LEVELS.index(floor)
+    lifted = distribution.copy()
+    lifted[cut] += lifted[:cut].sum()
+    lifted[:cut] = 0.0
+    return lifted
 
 
 class TransformerClassifier:
@@ -139,10 +162,27 @@ class TransformerClassifier:
         calibration = self.calibration
         logits = self.runtime.logits(texts)
         frustrated, severe = calibration.frustration(logits.frustration)
-        distributions = calibration.urgency(logits.urgency)
+        model_urgency = calibration.urgency(logits.urgency)
+        codes = [reason_codes(text) for text in texts]
         levels = [
-            calibration.frustration_level(float(f), float(s)) for f, s in zip(frustrated, severe, strict=True)
+            _at_least(
+                calibration.frustration_level(float(f), float(s)),
+                codes[i],
+                FRUSTRATION_FLOORS,
+                FRUSTRATION_LEVELS,
+            )
+            for i, (f, s) in enumerate(zip(frustrated, severe, strict=True))
         ]
+        distributions = (
+            np.stack(
+                [
+                    _lift(model_urgency[i], floor_level(codes[i], URGENCY_FLOORS, URGENCY_LEVELS))
+                    for i in range(len(texts))
+                ]
+            )
+            if len(texts)
+            else model_urgency
+        )
         top = distributions.argmax(axis=1)
         explain = [
             self.evidence == "all"
@@ -152,11 +192,12 @@ class TransformerClassifier:
             )
             for i in range(len(texts))
         ]
+        # Evidence explains the model's own probabilities, before any cue floor.
         frustration_evidence, urgency_evidence = self._occlusion(
-            texts, explain, frustrated, distributions, top
+            texts, explain, frustrated, model_urgency, top
         )
         results = []
-        for i, text in enumerate(texts):
+        for i in range(len(texts)):
             distribution = {
                 level: round(float(p), 4) for level, p in zip(URGENCY_LEVELS, distributions[i], strict=True)
             }
@@ -173,7 +214,7 @@ class TransformerClassifier:
                         probability=round(float(distributions[i, top[i]]), 4),
                         evidence=urgency_evidence[i],
                     ),
-                    reason_codes=reason_codes(text),
+                    reason_codes=codes[i],
                     model_version=self.model_version,
                 )
             )

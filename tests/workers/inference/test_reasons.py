@@ -46,3 +46,14 @@ def test_codes_come_in_the_declared_order_with_the_phrase_that_fired() -> None:
     codes = reason_codes(text)
     assert codes == [c for c in REASON_CODES if c in codes]
     assert reason_matches(text)["legal_threat"].lower() == "sue"
+
+
+def test_stated_cues_set_floors_and_the_strongest_wins() -> None:
+    from service.domain import FRUSTRATION_LEVELS, URGENCY_LEVELS
+    from workers.inference.reasons import FRUSTRATION_FLOORS, URGENCY_FLOORS, floor_level
+
+    assert (
+        floor_level(["repeat_contact", "legal_threat"], FRUSTRATION_FLOORS, FRUSTRATION_LEVELS) == "moderate"
+    )
+    assert floor_level(["deadline", "outage"], URGENCY_FLOORS, URGENCY_LEVELS) == "high"
+    assert floor_level([], URGENCY_FLOORS, URGENCY_LEVELS) is None

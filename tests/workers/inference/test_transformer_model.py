@@ -108,3 +108,10 @@ def test_jsonl_lines_and_full_tickets_are_scored(real_classifier: TransformerCla
     assert second["id"] == "b" and second["history"]["customer_messages"] == 2
     assert second["urgency"]["level"] in URGENCY_LEVELS
     assert broken["line"] == 3 and "error" in broken
+
+
+def test_stated_outage_lifts_urgency_to_at_least_high(real_classifier: TransformerClassifier) -> None:
+    [scores] = real_classifier.predict(["Our production dashboard is down since 9am and nobody can log in."])
+    assert "outage" in scores.reason_codes
+    assert scores.urgency is not None and scores.urgency.level in ("high", "critical")
+    assert scores.urgency.distribution["low"] == 0.0 and scores.urgency.distribution["normal"] == 0.0

@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         False, description="Allow outbound calls to loopback or private addresses (SSRF guard off)."
     )
     retry_schedule_seconds: list[float] = Field(
-        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
+        default_factory=lambda: [float(delay) for delay in DEFAULT_RETRY_SCHEDULE],
         description="Delays between outbound tries; after the last one the action is dead-lettered.",
     )
 
@@ -111,7 +111,9 @@ class Settings(BaseSettings):
         None, description="YAML library of approved reply templates. Empty: the starter set."
     )
     draft_model_path: Path | None = Field(None, description="Directory of the local instruct model.")
-    draft_model_file: str | None = Field(None, description="GGUF file name inside `draft_model_path`, if any.")
+    draft_model_file: str | None = Field(
+        None, description="GGUF file name inside `draft_model_path`, if any."
+    )
     draft_endpoint_url: str | None = Field(
         None, description="OpenAI-compatible base URL, e.g. `http://vllm:8000/v1` (vLLM, Ollama, TGI)."
     )

@@ -158,7 +158,8 @@ WRITEBACK_OUTCOMES = {
 
 
 class _Outcome(Protocol):
-    status: str
+    @property
+    def status(self) -> str: ...
 
 
 def observe_model_load(load: Callable[[], C], *, default_device: str) -> C:

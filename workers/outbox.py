@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
 from service.domain import ActionStatus, Decision, Triage
+from service.storage.db import rowcount
 from service.storage.models import ActionRow, TicketRow
 from workers import metrics
 from workers.connectors.base import Connector, DeliveryResult, OutboundAction
@@ -94,24 +95,26 @@ def deliver_action(
     """
     now = now or datetime.now(UTC)
     with sessions.begin() as session:
-        claimed = session.execute(
-            update(ActionRow)
-            .where(
-                ActionRow.id == action_id,
-                or_(
-                    and_(
-                        ActionRow.status == ActionStatus.PENDING,
-                        or_(ActionRow.next_attempt_at.is_(None), ActionRow.next_attempt_at <= now),
+        claimed = rowcount(
+            session.execute(
+                update(ActionRow)
+                .where(
+                    ActionRow.id == action_id,
+                    or_(
+                        and_(
+                            ActionRow.status == ActionStatus.PENDING,
+                            or_(ActionRow.next_attempt_at.is_(None), ActionRow.next_attempt_at <= now),
+                        ),
+                        and_(ActionRow.status == ActionStatus.DELIVERING, ActionRow.lease_until < now),
                     ),
-                    and_(ActionRow.status == ActionStatus.DELIVERING, ActionRow.lease_until < now),
-                ),
+                )
+                .values(
+                    status=ActionStatus.DELIVERING,
+                    lease_until=now + timedelta(seconds=LEASE_SECONDS),
+                    updated_at=now,
+                )
             )
-            .values(
-                status=ActionStatus.DELIVERING,
-                lease_until=now + timedelta(seconds=LEASE_SECONDS),
-                updated_at=now,
-            )
-        ).rowcount
+        )
         if not claimed:
             return None
         row = session.get(ActionRow, action_id)

@@ -7,12 +7,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.domain import AuthorRole, Message, Ticket, TicketStatus, Triage
+from service.domain import AuthorRole, Decision, Message, Ticket, TicketStatus, Triage
 from service.storage.models import DecisionRow, TicketRow, TriageRow
 from workers import metrics
 from workers.connectors.base import Connector
@@ -95,12 +96,22 @@ def triage_tickets(
             history={**ticket_scores.history, **contacts_history(earlier)},
         )
         decision = decide(ticket, triage, policy)
-        drafts = write_drafts(drafter or default_backend(), DraftRequest(ticket, triage, policy.drafts), decision)
+        drafts = write_drafts(
+            drafter or default_backend(), DraftRequest(ticket, triage, policy.drafts), decision
+        )
         outcomes.append(_commit(sessions, ticket, triage, decision, policy, connectors_for, drafts))
     return outcomes
 
 
-def _commit(sessions, ticket, triage, decision, policy, connectors_for, drafts=None) -> TriageOutcome:  # type: ignore[no-untyped-def]
+def _commit(
+    sessions: sessionmaker[Session],
+    ticket: Ticket,
+    triage: Triage,
+    decision: Decision,
+    policy: Policy,
+    connectors_for: Callable[[str], dict[str, Connector]],
+    drafts: list[dict[str, Any]] | None = None,
+) -> TriageOutcome:
     """Store triage, decision and outbox rows atomically; a concurrent twin makes this a no-op."""
     assert ticket.id is not None
     try:

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from service import queue
 from service.deps import SessionsDep, SettingsDep, TenantDep
 from service.domain import ActionStatus
+from service.storage.db import rowcount
 from service.storage.models import ActionRow
 from service.tickets.schemas import ActionOut, Problem
 from service.tickets.service import action_out
@@ -48,13 +49,19 @@ def replay_dead_letter(
             raise HTTPException(404, detail="action not found")
         # Only a dead action may be replayed; the same idempotency key goes out again, so a receiver
         # that did get an earlier try still sees one delivery.
-        changed = session.execute(
-            update(ActionRow)
-            .where(ActionRow.id == action_id, ActionRow.status == ActionStatus.DEAD)
-            .values(
-                status=ActionStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now, last_error=None
+        changed = rowcount(
+            session.execute(
+                update(ActionRow)
+                .where(ActionRow.id == action_id, ActionRow.status == ActionStatus.DEAD)
+                .values(
+                    status=ActionStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    updated_at=now,
+                    last_error=None,
+                )
             )
-        ).rowcount
+        )
         if not changed:
             raise HTTPException(409, detail=f"action is {row.status}, not dead")
         session.refresh(row)

@@ -10,10 +10,14 @@ from service.domain import FRUSTRATION_LEVELS, Triage
 
 
 class EarlierContact(Protocol):
-    ticket_id: str
-    created_at: datetime
-    frustration_level: str | None
-    urgency_level: str | None
+    @property
+    def ticket_id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def frustration_level(self) -> str | None: ...
+    @property
+    def urgency_level(self) -> str | None: ...
 
 
 def contacts_history(earlier: Sequence[EarlierContact]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Seed for sampling, shuffling and initialisation.")] = 13,
     frustration_limit: Annotated[int, typer.Option(help="GoEmotions rows to train on (0: all).")] = 8_000,
     epochs: Annotated[float, typer.Option(help="Passes over the training examples.")] = 1.0,
+    urgency_epochs: Annotated[float, typer.Option(help="Passes over the urgency examples.")] = 2.0,
 ) -> None:
     """Reproduce the shipped model from the public data, or fine-tune it on a customer's export."""
     from dataclasses import replace
@@ -94,6 +95,7 @@ def train_command(
             seed=seed,
             threads=threads,
             epochs=epochs,
+            urgency_epochs=urgency_epochs,
             frustration_limit=frustration_limit or None,
         )
         calibration = reproduce(

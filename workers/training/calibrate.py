@@ -36,7 +36,8 @@ def fit_vector_scaling(logits: np.ndarray, labels: np.ndarray) -> tuple[float, l
 
     start = np.zeros(classes + 1)
     start[0] = np.log(fit_multiclass_temperature(logits, labels))
-    found = minimize(nll, start, method="L-BFGS-B").x
+    bounds = [LOG_TEMPERATURE_BOUNDS] + [(-10.0, 10.0)] * classes
+    found = minimize(nll, start, method="L-BFGS-B", bounds=bounds).x
     return float(np.exp(found[0])), [float(b) for b in found[1:]]
 
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Celery
+from kombu import Exchange, Queue
 
 from service.config import Settings
 
@@ -36,7 +37,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_ignore_result": True,
+        # Each queue on its own direct exchange and routing key. A bare Queue(name) binds to the default
+        # exchange with the default routing key, which would copy every inference message onto the
+        # actions queue too, where an I/O worker without the model would pick it up.
+        "task_queues": [
+            Queue(QUEUE_INFERENCE, Exchange(QUEUE_INFERENCE, type="direct"), routing_key=QUEUE_INFERENCE),
+            Queue(QUEUE_ACTIONS, Exchange(QUEUE_ACTIONS, type="direct"), routing_key=QUEUE_ACTIONS),
+        ],
         "task_default_queue": QUEUE_INFERENCE,
+        "task_default_exchange": QUEUE_INFERENCE,
+        "task_default_routing_key": QUEUE_INFERENCE,
         "task_routes": {
             TASK_CLASSIFY: {"queue": QUEUE_INFERENCE},
             TASK_DELIVER: {"queue": QUEUE_ACTIONS},

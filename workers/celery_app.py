@@ -6,10 +6,9 @@ import os
 
 from celery import Celery
 from celery.signals import worker_process_init
-from kombu import Queue
 
 from service.config import get_settings
-from service.queue import QUEUE_ACTIONS, QUEUE_INFERENCE, TASK_SWEEP, celery_config
+from service.queue import TASK_SWEEP, celery_config
 from workers import metrics
 
 settings = get_settings()
@@ -26,7 +25,6 @@ app.conf.update(
     # Without this a lost broker connection makes late-acked tasks run twice (reliability.md).
     worker_cancel_long_running_tasks_on_connection_loss=True,
     broker_connection_retry_on_startup=True,
-    task_queues=[Queue(QUEUE_INFERENCE), Queue(QUEUE_ACTIONS)],
     task_create_missing_queues=False,
     worker_hijack_root_logger=False,
     worker_send_task_events=False,

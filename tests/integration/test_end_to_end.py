@@ -74,3 +74,25 @@ def test_customer_reply_triggers_re_triage(make_stack, receiver):
     assert done["triage"]["frustration"]["level"] == "severe"
     with stack.sessions() as session:
         assert session.scalar(select(func.count()).select_from(TriageRow)) == 2
+
+
+def test_queues_stay_apart_an_actions_worker_never_runs_inference(make_stack, redis_server):
+    import redis
+
+    stack = make_stack()
+    stack.start_api()
+    stack.start_worker(queues="actions", beat=False)
+    client = redis.Redis.from_url(redis_server.url)
+    wait_for(lambda: client.exists("_kombu.binding.actions"), timeout=60)
+
+    with stack.client() as api:
+        ticket_id = api.post("/v1/tickets", json={"external_id": "Q-1", "messages": [{"body": "hi"}]}).json()[
+            "ticket_id"
+        ]
+
+    # The classify message waits on the inference queue only; nothing copied it to actions.
+    wait_for(lambda: client.llen("inference") == 1, timeout=10)
+    assert client.llen("actions") == 0
+    assert stack.ticket(ticket_id)["status"] == "accepted"
+    stack.start_worker(queues="inference", beat=False)
+    wait_for(lambda: stack.ticket(ticket_id)["status"] == "triaged", timeout=60)

@@ -23,7 +23,7 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def fp32_cpu():  # type: ignore[no-untyped-def]
+def fp32_cpu():
     from workers.inference.runtime import InferenceRuntime
 
     return InferenceRuntime.load(SHIPPED_DIR, device="cpu", precision="fp32", threads=4).logits(TEXTS)
@@ -37,7 +37,7 @@ def test_auto_device_picks_cuda_and_fp16() -> None:
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
-def test_half_precision_agrees_with_fp32_cpu(precision: str, fp32_cpu) -> None:  # type: ignore[no-untyped-def]
+def test_half_precision_agrees_with_fp32_cpu(precision: str, fp32_cpu) -> None:
     from workers.inference.runtime import InferenceRuntime
 
     runtime = InferenceRuntime.load(SHIPPED_DIR, device="cuda", precision=precision, max_batch_size=256)  # type: ignore[arg-type]

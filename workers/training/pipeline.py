@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from workers.training.data import (
     subsample,
 )
 from workers.training.train import TrainConfig, train
+
+if TYPE_CHECKING:
+    from workers.inference.runtime import Precision
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "triage-minilm-l6-lora"
@@ -71,7 +75,8 @@ def calibrate_artifacts(
     from workers.inference.runtime import InferenceRuntime
 
     calibrations: dict[str, Calibration] = {}
-    for precision, where in (("fp32", device), ("int8", "cpu")):
+    paths: tuple[tuple[Precision, str], ...] = (("fp32", device), ("int8", "cpu"))
+    for precision, where in paths:
         runtime = InferenceRuntime.load(artifact_dir, device=where, precision=precision, threads=threads)
         frustration_logits = runtime.logits([e.text for e in frustration_calib]).frustration
         urgency_logits = runtime.logits([e.text for e in urgency_calib]).urgency

@@ -8,7 +8,7 @@ from workers.inference.artifacts_io import SHIPPED_DIR
 
 
 @pytest.fixture(scope="session")
-def real_classifier():  # type: ignore[no-untyped-def]
+def real_classifier():
     """Return the shipped model on the CPU in its serving configuration (int8), evidence for every text."""
     from workers.inference.transformer import TransformerClassifier
 

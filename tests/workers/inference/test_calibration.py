@@ -43,7 +43,7 @@ def test_severe_probability_never_exceeds_frustrated() -> None:
     assert severe[0] <= frustrated[0]
 
 
-def test_round_trip_through_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_round_trip_through_json(tmp_path) -> None:
     calibration = Calibration(frustration_temperature=1.7, frustration_threshold=0.33)
     calibration.save(tmp_path / "c.json")
     assert Calibration.load(tmp_path / "c.json") == calibration
@@ -63,7 +63,7 @@ def test_vector_scaling_corrects_shifted_class_priors() -> None:
     assert np.allclose(recovered, shift, atol=0.15)
 
 
-def test_each_precision_reads_its_own_fit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_each_precision_reads_its_own_fit(tmp_path) -> None:
     from workers.inference.calibration import save_calibrations
 
     path = tmp_path / "calibration.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -76,7 +77,12 @@ def serve(
     from service.storage.migrate import upgrade
 
     settings = get_settings()
+    _require_free_port(host, port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Stop cleanly on Ctrl-C and on SIGTERM (systemd, docker stop), even where the parent shell
+    # started us with SIGINT ignored.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _raise_interrupt)
     children: list[subprocess.Popen[bytes]] = []
     redis_url = settings.redis_url
     if "redis_url" not in settings.model_fields_set:
@@ -92,7 +98,7 @@ def serve(
             "TRIAGE_DATA_DIR": str(settings.data_dir.resolve()),
             "TRIAGE_DATABASE_URL": settings.sqlalchemy_url,
             "TRIAGE_PUBLIC_URL": f"http://{host}:{port}",
-        "TRIAGE_WORKER_METRICS_HOST": host,
+            "TRIAGE_WORKER_METRICS_HOST": host,
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         }
     )
@@ -133,6 +139,10 @@ def serve(
         )
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
+        stopped = next(child for child in children if child.poll() is not None)
+        typer.echo(
+            f"{' '.join(map(str, stopped.args[:4]))} exited ({stopped.returncode}); stopping", err=True
+        )
         raise typer.Exit(1)
     except KeyboardInterrupt:
         pass
@@ -145,6 +155,20 @@ def serve(
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Refuse to start when the API port is taken: the health check would find the other server."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            typer.echo(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port", err=True)
+            raise typer.Exit(2) from exc
 
 
 def _wait_healthy(url: str, children: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:

@@ -159,8 +159,9 @@ class TransformerClassifier:
         )
 
     def _score(self, texts: list[str]) -> list[Scores]:
-        calibration = self.calibration
+        # Touch the runtime first: loading it swaps in the calibration fitted for its precision.
         logits = self.runtime.logits(texts)
+        calibration = self.calibration
         frustrated, severe = calibration.frustration(logits.frustration)
         model_urgency = calibration.urgency(logits.urgency)
         codes = [reason_codes(text) for text in texts]

@@ -115,3 +115,14 @@ def test_stated_outage_lifts_urgency_to_at_least_high(real_classifier: Transform
     assert "outage" in scores.reason_codes
     assert scores.urgency is not None and scores.urgency.level in ("high", "critical")
     assert scores.urgency.distribution["low"] == 0.0 and scores.urgency.distribution["normal"] == 0.0
+
+
+def test_first_predict_uses_the_calibration_of_the_loaded_precision() -> None:
+    from workers.inference.calibration import Calibration
+
+    classifier = TransformerClassifier(SHIPPED_DIR, device="cpu", threads=1, evidence="none")
+    [first] = classifier.predict([ANGRY])
+    [second] = classifier.predict([ANGRY])
+    assert classifier.calibration == Calibration.load(SHIPPED_DIR / "calibration.json", "int8")
+    assert first.frustration is not None and second.frustration is not None
+    assert first.frustration.probability == second.frustration.probability

@@ -140,9 +140,8 @@ def serve(
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         stopped = next(child for child in children if child.poll() is not None)
-        typer.echo(
-            f"{' '.join(map(str, stopped.args[:4]))} exited ({stopped.returncode}); stopping", err=True
-        )
+        command = stopped.args if isinstance(stopped.args, list) else [stopped.args]
+        typer.echo(f"{' '.join(map(str, command[:4]))} exited ({stopped.returncode}); stopping", err=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:
         pass

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="Inference device: `auto` (CUDA if present), `cpu` or `cuda`.")
     inference_threads: int = Field(1, ge=1, description="torch threads per worker process.")
     max_batch_size: int = Field(32, ge=1, description="Most texts in one forward pass.")
+    inference_precision: Literal["auto", "fp32", "int8", "fp16", "bf16"] = Field(
+        "auto", description="`auto`: int8 (per-channel) on the CPU, fp16 on CUDA; or force one."
+    )
+    evidence_mode: Literal["all", "flagged", "none"] = Field(
+        "flagged",
+        description="Which texts get occlusion evidence: `flagged` (frustrated or high/critical urgency), "
+        "`all` or `none`.",
+    )
     policy_file: Path | None = Field(None, description="Routing policy YAML. Empty: the default policy.")
     visibility_timeout_seconds: int = Field(
         3600, gt=0, description="Redis visibility timeout: an unacknowledged task is redelivered after it."

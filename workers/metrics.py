@@ -177,7 +177,8 @@ def observe_model_load(load: Callable[[], C], *, default_device: str) -> C:
     seconds = time.perf_counter() - started
     labels = {
         "model_version": str(getattr(classifier, "model_version", "unknown")),
-        "device": str(getattr(classifier, "device", default_device)),
+        # The resolved device (cuda:0, cpu) once loaded; `auto` would tell an operator nothing.
+        "device": str(getattr(classifier, "device_in_use", getattr(classifier, "device", default_device))),
     }
     MODEL_LOAD_SECONDS.labels(**labels).set(seconds)
     MODEL_LOADED.labels(**labels).set(1)

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.domain import AuthorRole, Decision, Message, Ticket, TicketStatus, Triage
+from service.domain import AuthorRole, Decision, Message, Scores, Ticket, TicketStatus, Triage
 from service.storage.models import DecisionRow, TicketRow, TriageRow
 from workers import metrics
 from workers.connectors.base import Connector
@@ -75,8 +75,9 @@ def triage_tickets(
 
     load_ms = (time.perf_counter() - started) * 1000
     scored_at = time.perf_counter()
-    scored = score_tickets(classifier, [(ticket, earlier) for ticket, _, earlier in claimed])
-    metrics.observe_inference(classifier, texts=len(claimed), seconds=time.perf_counter() - scored_at)
+    counting = _CountingClassifier(classifier)
+    scored = score_tickets(counting, [(ticket, earlier) for ticket, _, earlier in claimed])
+    metrics.observe_inference(classifier, texts=counting.texts, seconds=time.perf_counter() - scored_at)
     inference_ms = (time.perf_counter() - scored_at) * 1000 / len(claimed)
 
     for (ticket, revision, earlier), ticket_scores in zip(claimed, scored, strict=True):
@@ -101,6 +102,19 @@ def triage_tickets(
         )
         outcomes.append(_commit(sessions, ticket, triage, decision, policy, connectors_for, drafts))
     return outcomes
+
+
+class _CountingClassifier:
+    """Pass texts through to the classifier, counting them: a ticket may send several messages."""
+
+    def __init__(self, classifier: Classifier):
+        self.classifier = classifier
+        self.model_version = classifier.model_version
+        self.texts = 0
+
+    def predict(self, texts: Sequence[str]) -> list[Scores]:
+        self.texts += len(texts)
+        return self.classifier.predict(texts)
 
 
 def _commit(

@@ -125,3 +125,26 @@ def test_many_tickets_are_scored_in_one_batch(db):
 
     assert [o.status for o in outcomes] == ["triaged"] * 5
     assert len(classifier.calls) == 1 and len(classifier.calls[0]) == 5
+
+
+def test_inference_metric_counts_every_text_sent_to_the_model(db, monkeypatch):
+    seen = []
+    monkeypatch.setattr("workers.metrics.observe_inference", lambda c, *, texts, seconds: seen.append(texts))
+    ticket_id = add_ticket(db, "first")
+    with db.begin() as session:
+        store_ticket(
+            session,
+            Ticket(
+                source="api",
+                external_id="T-1",
+                messages=[
+                    Message(author_role="customer", body="first"),
+                    Message(author_role="customer", body="second, still waiting"),
+                ],
+            ),
+        )
+
+    run(db, [ticket_id])
+
+    # Both customer messages were scored (the trajectory needs them), so the batch held two texts.
+    assert seen == [2]

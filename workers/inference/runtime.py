@@ -98,6 +98,8 @@ class InferenceRuntime:
         self.precision = resolve_precision(precision, device)
         self.max_length = max_length
         self.max_batch_size = max_batch_size
+        # Tokens (padding excluded) this runtime has encoded, for the tokens-per-batch metric.
+        self.tokens_processed = 0
         if self.precision == "int8":
             network.encoder = quantize_int8(network.encoder)
         self.network = network.to(device).eval()
@@ -136,6 +138,7 @@ class InferenceRuntime:
             return Logits(frustration, urgency)
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False)
         ids: list[list[int]] = encoded["input_ids"]
+        self.tokens_processed += sum(len(row) for row in ids)
         # Longest first: the biggest batch fails (out of memory) first, not after most of the work.
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]), reverse=True)
         for start in range(0, len(order), self.max_batch_size):

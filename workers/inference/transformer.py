@@ -91,19 +91,20 @@ class TransformerClassifier:
         self.evidence = evidence
         self._runtime: InferenceRuntime | None = None
         self._loaded_in_pid: int | None = None
+        # Tokens encoded by the last `predict`, occlusion passes included (read by the worker's metrics).
+        self.last_batch_tokens = 0
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransformerClassifier:
-        """Build from settings: model_dir, device, inference_threads, max_batch_size."""
+        """Build from settings: model dir, device, precision, threads, batch size, evidence mode."""
         return cls(
             settings.model_dir or SHIPPED_DIR,
             device=settings.device,
-            # Optional knobs; Settings may not declare them, so fall back to the defaults.
-            precision=getattr(settings, "inference_precision", "auto"),
+            precision=settings.inference_precision,
             threads=settings.inference_threads,
             max_batch_size=settings.max_batch_size,
-            evidence=getattr(settings, "evidence_mode", "flagged"),
+            evidence=settings.evidence_mode,
         )
 
     @property
@@ -127,8 +128,18 @@ class TransformerClassifier:
                 )
             return self._runtime
 
+    def load(self) -> None:
+        """Load the weights now, so a worker's first ticket does not wait for them."""
+        _ = self.runtime
+
+    @property
+    def device_in_use(self) -> str:
+        """Return the device the model runs on once loaded (`cpu`, `cuda:0`), else the setting."""
+        return str(self._runtime.device) if self._runtime is not None else self.device
+
     def predict(self, texts: Sequence[str]) -> list[Scores]:
         """Return one `Scores` per text, in the order given."""
+        self.last_batch_tokens = 0
         cleaned = [clean_message(text) for text in texts]
         results: list[Scores | None] = [None] * len(texts)
         scored: list[int] = []
@@ -160,6 +171,7 @@ class TransformerClassifier:
 
     def _score(self, texts: list[str]) -> list[Scores]:
         # Touch the runtime first: loading it swaps in the calibration fitted for its precision.
+        tokens_before = self.runtime.tokens_processed
         logits = self.runtime.logits(texts)
         calibration = self.calibration
         frustrated, severe = calibration.frustration(logits.frustration)
@@ -197,6 +209,7 @@ class TransformerClassifier:
         frustration_evidence, urgency_evidence = self._occlusion(
             texts, explain, frustrated, model_urgency, top
         )
+        self.last_batch_tokens = self.runtime.tokens_processed - tokens_before
         results = []
         for i in range(len(texts)):
             distribution = {

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "production", "test"] = Field(
         "development", description="Deployment kind; placeholder secrets are refused outside development."
     )
+    log_level: str = Field("INFO", description="Log level of the API and workers.")
+    log_format: Literal["json", "console"] = Field(
+        "json", description="`json`: one JSON object per line; `console`: plain text for a terminal."
+    )
     data_dir: Path = Field(Path("var"), description="Where `triage serve` keeps its SQLite file and state.")
     database_url: str = Field(
         "", description="SQLAlchemy URL. Empty: a SQLite file `triage.db` under `data_dir`."

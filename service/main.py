@@ -16,6 +16,7 @@ from service.config import Settings
 from service.deps import build_state
 from service.feedback.router import router as feedback_router
 from service.health.router import router as health_router
+from service.logs import configure_logging
 from service.middleware import BodyLimitMiddleware
 from service.tickets.router import router as tickets_router
 from service.webhooks.router import router as webhooks_router
@@ -28,6 +29,7 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API with its routers, limits and error handlers."""
     settings, sessions, tenants = build_state(settings)
+    configure_logging(settings.log_level, settings.log_format)
     app = FastAPI(
         title="Triage service",
         version=__version__,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, worker_process_init
 
 from service.config import get_settings
+from service.logs import configure_logging
 from service.queue import TASK_SWEEP, celery_config
 from workers import metrics
 
@@ -35,6 +36,12 @@ app.conf.update(
 )
 
 metrics.connect_worker_signals()
+
+
+@setup_logging.connect
+def _logging(**_: object) -> None:
+    """Log as JSON like the API; connecting here stops Celery from installing its own handlers."""
+    configure_logging(settings.log_level, settings.log_format)
 
 
 @worker_process_init.connect

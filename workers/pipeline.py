@@ -13,8 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.domain import AuthorRole, Decision, Message, Scores, Ticket, TicketStatus, Triage
+from service.domain import AuthorRole, Decision, Scores, Ticket, TicketStatus, Triage
 from service.storage.models import DecisionRow, TicketRow, TriageRow
+from service.tickets.service import ticket_from_row
 from workers import metrics
 from workers.connectors.base import Connector
 from workers.drafts.base import DraftBackend, DraftRequest, default_backend, write_drafts
@@ -69,7 +70,7 @@ def triage_tickets(
                 outcomes.append(TriageOutcome(ticket_id, "failed"))
                 continue
             row.status = TicketStatus.TRIAGING
-            claimed.append((_to_domain(row), row.revision, _history(session, row)))
+            claimed.append((ticket_from_row(row), row.revision, _history(session, row)))
     if not claimed:
         return outcomes
 
@@ -174,26 +175,6 @@ def _commit(
         return TriageOutcome(ticket.id, "skipped")
     metrics.observe_triaged(triage, decision, tenant=ticket.tenant, waiting_since=waiting_since)
     return TriageOutcome(ticket.id, "triaged", action_ids)
-
-
-def _to_domain(row: TicketRow) -> Ticket:
-    return Ticket(
-        id=row.id,
-        tenant=row.tenant,
-        source=row.source,
-        external_id=row.external_id,
-        subject=row.subject,
-        messages=[
-            Message(author_role=AuthorRole(m.author_role), body=m.body, created_at=m.created_at)
-            for m in row.messages
-        ],
-        requester_id=row.requester_id,
-        tags=list(row.tags or []),
-        priority=row.priority,
-        language=row.language,
-        group=row.group,
-        brand=row.brand,
-    )
 
 
 def _history(session: Session, row: TicketRow) -> list[EarlierTicket]:

@@ -201,6 +201,28 @@ def ticket_status(session: Session, *, tenant: str, ticket_id: str) -> TicketOut
     )
 
 
+def ticket_from_row(row: TicketRow, *, until: datetime | None = None) -> Ticket:
+    """Return the canonical ticket; with `until`, only the messages that existed at that moment."""
+    messages = [m for m in row.messages if until is None or m.created_at <= until] or row.messages
+    return Ticket(
+        id=row.id,
+        tenant=row.tenant,
+        source=row.source,
+        external_id=row.external_id,
+        subject=row.subject,
+        messages=[
+            Message(author_role=AuthorRole(m.author_role), body=m.body, created_at=m.created_at)
+            for m in messages
+        ],
+        requester_id=row.requester_id,
+        tags=list(row.tags or []),
+        priority=row.priority,
+        language=row.language,
+        group=row.group,
+        brand=row.brand,
+    )
+
+
 def action_out(row: ActionRow) -> ActionOut:
     return ActionOut(
         id=row.id,

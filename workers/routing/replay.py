@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.domain import AuthorRole, Message, Ticket, Triage
+from service.domain import Triage
 from service.storage.models import DecisionRow, TicketRow, TriageRow
+from service.tickets.service import ticket_from_row
 from workers.routing.decide import decide, decision_steps
 from workers.routing.policy import LADDER, Policy
 
@@ -74,28 +75,6 @@ class ReplayReport:
         ]
 
 
-def ticket_at(row: TicketRow, until: datetime | None) -> Ticket:
-    """Rebuild the ticket as the worker saw it: only messages that existed when it was triaged."""
-    messages = [m for m in row.messages if until is None or m.created_at <= until]
-    return Ticket(
-        id=row.id,
-        tenant=row.tenant,
-        source=row.source,
-        external_id=row.external_id,
-        subject=row.subject,
-        messages=[
-            Message(author_role=AuthorRole(m.author_role), body=m.body, created_at=m.created_at)
-            for m in messages or row.messages
-        ],
-        requester_id=row.requester_id,
-        tags=list(row.tags or []),
-        priority=row.priority,
-        language=row.language,
-        group=row.group,
-        brand=row.brand,
-    )
-
-
 def replay(
     session: Session, policy: Policy, *, since: datetime, tenant: str | None = None, examples: int = 5
 ) -> ReplayReport:
@@ -120,7 +99,7 @@ def replay(
         report.tickets += 1
         report.stored_policies[decision_row.policy_version] += 1
         triage = Triage.model_validate(triage_row.result)
-        ticket = ticket_at(ticket_row, triage_row.created_at)
+        ticket = ticket_from_row(ticket_row, until=triage_row.created_at)
         old = {effect(s) for s in decision_steps(decision_row.decision)}
         new_steps = decision_steps(decide(ticket, triage, policy).model_dump(mode="json"))
         new = {effect(s) for s in new_steps}

@@ -35,7 +35,7 @@ HISTORY_LIMIT = 10
 @dataclass(frozen=True)
 class TriageOutcome:
     ticket_id: str
-    status: str  # triaged | skipped | failed | superseded
+    status: str  # triaged | skipped | failed
     action_ids: tuple[str, ...] = ()
 
 
@@ -101,7 +101,7 @@ def triage_tickets(
         drafts = write_drafts(
             drafter or default_backend(), DraftRequest(ticket, triage, policy.drafts), decision
         )
-        outcomes.append(_commit(sessions, ticket, triage, decision, policy, connectors_for, drafts))
+        outcomes.append(_commit(sessions, ticket, triage, decision, connectors_for, drafts))
     return outcomes
 
 
@@ -123,7 +123,6 @@ def _commit(
     ticket: Ticket,
     triage: Triage,
     decision: Decision,
-    policy: Policy,
     connectors_for: Callable[[str], dict[str, Connector]],
     drafts: list[dict[str, Any]] | None = None,
 ) -> TriageOutcome:

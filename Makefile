@@ -31,7 +31,8 @@ system-deps:
 run: install
 	HF_HUB_OFFLINE=1 $(BIN)/triage serve
 
-test: install system-deps
+# CI runs exactly this: lint, then every test (unit, integration, slow, model).
+test: install system-deps lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 test-fast: install

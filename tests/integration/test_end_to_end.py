@@ -26,7 +26,10 @@ def test_ticket_flows_end_to_end(backend, make_stack, receiver, request):
     stack.start_worker()
 
     with stack.client() as client:
-        assert client.get("/readyz").json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+        assert client.get("/readyz").json() == {
+            "status": "ready",
+            "checks": {"database": "ok", "redis": "ok"},
+        }
         accepted = client.post("/v1/tickets", json=ANGRY)
     assert accepted.status_code == 202 and accepted.json()["queued"] is True
     ticket_id = accepted.json()["ticket_id"]

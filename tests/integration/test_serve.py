@@ -27,7 +27,11 @@ def test_serve_brings_everything_up_and_triages_the_readme_ticket(tmp_path):
     log = (tmp_path / "serve.log").open("w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         banner = wait_for(lambda: "API key:" in (text := Path(log.name).read_text()) and text, timeout=120)
@@ -37,17 +41,26 @@ def test_serve_brings_everything_up_and_triages_the_readme_ticket(tmp_path):
         assert (tmp_path / "var" / "triage.db").exists()
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": api_key}) as client:
-            accepted = client.post("/v1/tickets", json={
-                "external_id": "4711",
-                "subject": "Charged twice",
-                "requester_id": "cust-42",
-                "messages": [{"body": "This is the third time I'm writing. You charged my card twice and "
-                                      "nobody answers. Fix it today or I cancel my account."}],
-            })
+            accepted = client.post(
+                "/v1/tickets",
+                json={
+                    "external_id": "4711",
+                    "subject": "Charged twice",
+                    "requester_id": "cust-42",
+                    "messages": [
+                        {
+                            "body": "This is the third time I'm writing. You charged my card twice and "
+                            "nobody answers. Fix it today or I cancel my account."
+                        }
+                    ],
+                },
+            )
             assert accepted.status_code == 202
             ticket_id = accepted.json()["ticket_id"]
-            done = wait_for(lambda: (t := client.get(f"/v1/tickets/{ticket_id}").json())["status"] == "triaged"
-                            and t, timeout=120)
+            done = wait_for(
+                lambda: (t := client.get(f"/v1/tickets/{ticket_id}").json())["status"] == "triaged" and t,
+                timeout=120,
+            )
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:

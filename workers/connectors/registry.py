@@ -11,8 +11,8 @@ from workers.connectors.freshdesk import FreshdeskConnector
 from workers.connectors.helpdesk import HelpdeskConnector
 from workers.connectors.helpscout import HelpScoutConnector
 from workers.connectors.intercom import IntercomConnector
-from workers.connectors.ratelimit import RateLimiter, limiter_for
 from workers.connectors.pager import build_pager
+from workers.connectors.ratelimit import RateLimiter, limiter_for
 from workers.connectors.webhook import StandardWebhookConnector
 from workers.connectors.zammad import ZammadConnector
 from workers.connectors.zendesk import ZendeskConnector

@@ -31,7 +31,10 @@ def _worker_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _celery_worker_args(queues: str, concurrency: int, beat: bool, data_dir: Path) -> list[str]:
+def worker_command(
+    queues: str, concurrency: int, *, beat_schedule: Path | None = None, hostname: str | None = None
+) -> list[str]:
+    """Return the command line of a Celery worker on `queues`, running beat when given its schedule file."""
     args = [
         sys.executable,
         "-m",
@@ -46,11 +49,27 @@ def _celery_worker_args(queues: str, concurrency: int, beat: bool, data_dir: Pat
         "--loglevel",
         "INFO",
         "--hostname",
-        f"{queues.replace(',', '-')}@%h",
+        hostname or f"{queues.replace(',', '-')}@%h",
     ]
-    if beat:
-        args += ["--beat", "--schedule", str((data_dir / "beat-schedule").resolve())]
+    if beat_schedule is not None:
+        args += ["--beat", "--schedule", str(beat_schedule.resolve())]
     return args
+
+
+def api_command(host: str, port: int) -> list[str]:
+    """Return the command line of one uvicorn process serving the API."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "service.asgi:app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
 
 
 def _api_key(settings: Settings) -> str:
@@ -105,18 +124,7 @@ def serve(
     try:
         children.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "service.asgi:app",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
+                api_command(host, port),
                 # The API gets its own metrics directory: sharing the worker's would export API
                 # samples from the worker's /metrics too.
                 env={**env, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="triage-api-metrics-")},
@@ -124,7 +132,10 @@ def serve(
         )
         children.append(
             subprocess.Popen(
-                _celery_worker_args("inference,actions", concurrency, True, settings.data_dir), env=env
+                worker_command(
+                    "inference,actions", concurrency, beat_schedule=settings.data_dir / "beat-schedule"
+                ),
+                env=env,
             )
         )
         _wait_healthy(f"http://{host}:{port}/healthz", children)
@@ -207,7 +218,9 @@ def worker(
     env = _worker_env({})
     if "PROMETHEUS_MULTIPROC_DIR" not in env:
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="triage-metrics-")
-    args = _celery_worker_args(queues, concurrency, beat, settings.data_dir)
+    args = worker_command(
+        queues, concurrency, beat_schedule=settings.data_dir / "beat-schedule" if beat else None
+    )
     os.execvpe(args[0], args, env)
 
 

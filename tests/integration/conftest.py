@@ -6,7 +6,6 @@ import base64
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from service.cli import api_command, worker_command
 from service.embedded import free_port, start_redis, wait_for_port
 from service.storage.db import session_factory
 from tests.conftest import API_KEY
@@ -120,44 +120,15 @@ class Stack:
         return process
 
     def start_api(self) -> subprocess.Popen[bytes]:
-        process = self._spawn(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "service.asgi:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.api_port),
-                "--log-level",
-                "warning",
-            ],
-        )
+        process = self._spawn("api", api_command("127.0.0.1", self.api_port))
         wait_for_port(self.api_port, timeout=30)
         return process
 
     def start_worker(self, queues: str = "inference,actions", beat: bool = True) -> subprocess.Popen[bytes]:
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "--queues",
-            queues,
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"w{len(self.logs)}@%h",
-        ]
-        if beat:
-            args += ["--beat", "--schedule", str(self.tmp_path / f"beat-{len(self.logs)}")]
-        return self._spawn("worker", args)
+        beat_schedule = self.tmp_path / f"beat-{len(self.logs)}" if beat else None
+        return self._spawn(
+            "worker", worker_command(queues, 1, beat_schedule=beat_schedule, hostname=f"w{len(self.logs)}@%h")
+        )
 
     def kill(self, process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
         os.killpg(process.pid, sig)

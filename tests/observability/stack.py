@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 import yaml
 
+from service.cli import api_command, worker_command
 from service.embedded import free_port, start_redis, wait_for_port
 from service.storage.migrate import upgrade
 from tests.observability.promql import ROOT, RULES
@@ -164,45 +164,17 @@ class ObservedStack:
 
     def start(self) -> None:
         """Start the API (single process), the worker (prefork, multiprocess metrics) and Prometheus."""
-        self._spawn(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "service.asgi:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.api_port),
-                "--log-level",
-                "warning",
-            ],
-            self.env,
-        )
+        self._spawn("api", api_command("127.0.0.1", self.api_port), self.env)
         metrics_dir = self.tmp_path / "worker-metrics"
         metrics_dir.mkdir()
         self._spawn(
             "worker",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "--queues",
+            worker_command(
                 "inference,actions",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                "observed@%h",
-                "--beat",
-                "--schedule",
-                str(self.tmp_path / "beat-schedule"),
-            ],
+                1,
+                beat_schedule=self.tmp_path / "beat-schedule",
+                hostname="observed@%h",
+            ),
             {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
         )
         self._start_prometheus()

@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import JSONResponse
 
 from service.deps import SessionsDep, SettingsDep, TenantDep
-from service.domain import Message, Ticket
 from service.tickets import service
 from service.tickets.schemas import Problem, TicketAccepted, TicketIn, TicketOut
 
@@ -38,20 +37,7 @@ def create_ticket(body: TicketIn, tenant: TenantDep, settings: SettingsDep, sess
             raise HTTPException(
                 422, detail=f"messages.{index}.body: longer than {settings.max_message_chars} characters"
             )
-    ticket = Ticket(
-        tenant=tenant.name,
-        source=body.source,
-        external_id=body.external_id,
-        subject=body.subject,
-        messages=[Message(**m.model_dump()) for m in body.messages],
-        requester_id=body.requester_id,
-        tags=body.tags,
-        priority=body.priority,
-        language=body.language,
-        group=body.group,
-        brand=body.brand,
-    )
-    result = service.submit(sessions, settings, ticket)
+    result = service.submit(sessions, settings, body.to_ticket(tenant.name))
     accepted = TicketAccepted(
         ticket_id=result.ticket_id,
         status=result.status,

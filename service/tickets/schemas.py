@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.domain import AuthorRole, Decision, Triage
+from service.domain import AuthorRole, Decision, Message, Ticket, Triage
 
 # Hard caps that hold whatever the settings say; the settings can only tighten them.
 MAX_BODY_CHARS = 100_000
@@ -52,6 +52,22 @@ class TicketIn(BaseModel):
     language: str | None = Field(None, max_length=16)
     group: str | None = Field(None, max_length=128)
     brand: str | None = Field(None, max_length=128)
+
+    def to_ticket(self, tenant: str, *, source: str | None = None) -> Ticket:
+        """Return the canonical ticket for `tenant`; `source` overrides the one in the body."""
+        return Ticket(
+            tenant=tenant,
+            source=source or self.source,
+            external_id=self.external_id,
+            subject=self.subject,
+            messages=[Message(**m.model_dump()) for m in self.messages],
+            requester_id=self.requester_id,
+            tags=self.tags,
+            priority=self.priority,
+            language=self.language,
+            group=self.group,
+            brand=self.brand,
+        )
 
 
 class TicketAccepted(BaseModel):

@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from service.domain import Message, Ticket
 from service.tenants import ConnectorConfig
 from service.tickets.schemas import TicketIn
 from service.webhooks.base import (
@@ -113,17 +112,5 @@ class StandardWebhook(WebhookVendor):
             ) from exc
         if is_ours(body.messages[-1].body, None, config):
             return Normalised.ignore("message written by this service")
-        ticket = Ticket(
-            tenant=tenant,
-            source=body.source if body.source != "api" else self.name,
-            external_id=body.external_id,
-            subject=body.subject,
-            messages=[Message(**m.model_dump()) for m in body.messages],
-            requester_id=body.requester_id,
-            tags=body.tags,
-            priority=body.priority,
-            language=body.language,
-            group=body.group,
-            brand=body.brand,
-        )
+        ticket = body.to_ticket(tenant, source=self.name if body.source == "api" else None)
         return Normalised([Delivery(ticket, headers["webhook-id"])])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FRUSTRATION_LEVELS = ("none", "mild", "moderate", "severe")
 URGENCY_LEVELS = ("low", "normal", "high", "critical")
@@ -42,6 +42,12 @@ class Message(BaseModel):
     body: str
     created_at: datetime | None = None
     external_id: str | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _assume_utc(cls, value: datetime | None) -> datetime | None:
+        """Read a timestamp without a zone as UTC: helpdesks that omit it send UTC, and storage needs one."""
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class Ticket(BaseModel):

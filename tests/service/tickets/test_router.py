@@ -190,3 +190,12 @@ def test_api_process_never_imports_torch_or_worker_code():
         env={"TRIAGE_DATA_DIR": "/tmp/triage-import-check", "PATH": ""},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_message_time_without_zone_is_read_as_utc(client, auth, enqueued):
+    ticket = {**TICKET, "messages": [{"body": "hi", "created_at": "2026-11-01T09:30:00"}]}
+
+    ticket_id = client.post("/v1/tickets", json=ticket, headers=auth).json()["ticket_id"]
+
+    stored = client.get(f"/v1/tickets/{ticket_id}", headers=auth).json()
+    assert stored["messages"][0]["created_at"] == "2026-11-01T09:30:00Z"

@@ -78,6 +78,18 @@ class WebhookVendor(ABC):
         """Map a verified payload to canonical tickets, or to an ignore outcome; PayloadError if malformed."""
 
 
+class HubSignatureVendor(WebhookVendor):
+    """A vendor that signs the raw body with HMAC-SHA1 in `X-Hub-Signature: sha1=<hex>` (Zammad, Intercom)."""
+
+    def verify(
+        self, raw_body: bytes, headers: Mapping[str, str], config: ConnectorConfig, *, now: datetime
+    ) -> None:
+        secrets = require_secrets(config)
+        presented = decode_hub_signature(headers.get("x-hub-signature"))
+        if not any_digest_matches(presented, secrets, raw_body, "sha1"):
+            raise SignatureError("signature does not match")
+
+
 def require_secrets(config: ConnectorConfig) -> list[bytes]:
     """Return the configured signing secrets; none configured refuses every request (fail closed)."""
     secrets = config.signing_secrets()

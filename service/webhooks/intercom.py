@@ -10,24 +10,19 @@ dedupe key (Intercom retries a failed notification). Conversation fields (`sourc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from service.domain import AuthorRole, Message, Ticket
 from service.tenants import ConnectorConfig
 from service.webhooks.base import (
     Delivery,
+    HubSignatureVendor,
     Normalised,
     PayloadError,
-    SignatureError,
-    WebhookVendor,
-    any_digest_matches,
-    decode_hub_signature,
     html_to_text,
     is_ours,
     object_field,
     optional_object,
-    require_secrets,
     text_field,
 )
 
@@ -36,16 +31,8 @@ TOPIC_CREATED = "conversation.user.created"
 TOPIC_REPLIED = "conversation.user.replied"
 
 
-class IntercomWebhook(WebhookVendor):
+class IntercomWebhook(HubSignatureVendor):
     name = "intercom"
-
-    def verify(
-        self, raw_body: bytes, headers: Mapping[str, str], config: ConnectorConfig, *, now: datetime
-    ) -> None:
-        secrets = require_secrets(config)
-        presented = decode_hub_signature(headers.get("x-hub-signature"))
-        if not any_digest_matches(presented, secrets, raw_body, "sha1"):
-            raise SignatureError("signature does not match")
 
     def normalise(
         self,

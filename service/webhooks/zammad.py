@@ -9,25 +9,20 @@ The default payload is `{"ticket": {...}, "article": {...}}` (verified, same pag
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from service.domain import AuthorRole, Message, Ticket
 from service.tenants import ConnectorConfig
 from service.webhooks.base import (
     Delivery,
+    HubSignatureVendor,
     Normalised,
     PayloadError,
-    SignatureError,
-    WebhookVendor,
-    any_digest_matches,
     body_fingerprint,
-    decode_hub_signature,
     html_to_text,
     is_ours,
     object_field,
     optional_object,
-    require_secrets,
     text_field,
 )
 
@@ -39,16 +34,8 @@ def _name(value: Any) -> str | None:
     return str(value) if value else None
 
 
-class ZammadWebhook(WebhookVendor):
+class ZammadWebhook(HubSignatureVendor):
     name = "zammad"
-
-    def verify(
-        self, raw_body: bytes, headers: Mapping[str, str], config: ConnectorConfig, *, now: datetime
-    ) -> None:
-        secrets = require_secrets(config)
-        presented = decode_hub_signature(headers.get("x-hub-signature"))
-        if not any_digest_matches(presented, secrets, raw_body, "sha1"):
-            raise SignatureError("signature does not match")
 
     def normalise(
         self,

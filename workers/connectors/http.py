@@ -77,6 +77,22 @@ def result_from_response(response: httpx.Response) -> DeliveryResult:
     )
 
 
+def post_once(
+    url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
+) -> DeliveryResult:
+    """POST `body` to a configured URL once, after the SSRF check, and classify what came back.
+
+    Redirects are not followed: a 3xx is a failure, so a receiver cannot bounce us somewhere inside.
+    """
+    try:
+        check_url_allowed(url, allow_private=allow_private)
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            response = client.post(url, content=body, headers=headers)
+    except Exception as exc:
+        return result_from_error(exc)
+    return result_from_response(response)
+
+
 def result_from_error(exc: Exception) -> DeliveryResult:
     if isinstance(exc, URLRefused):
         return DeliveryResult(ok=False, error=str(exc), permanent=True)

@@ -12,7 +12,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 from standardwebhooks.webhooks import Webhook
@@ -22,7 +21,7 @@ from service.domain import ActionKind, PlannedAction
 from service.storage.models import ActionRow, TicketRow
 from service.tenants import DEFAULT_TENANT, Tenant
 from workers.connectors.base import Connector, DeliveryResult, OutboundAction
-from workers.connectors.http import check_url_allowed, result_from_error, result_from_response
+from workers.connectors.http import post_once
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 MAX_SUMMARY_CHARS = 1024  # PagerDuty's limit on payload.summary
@@ -131,14 +130,10 @@ class PagerConnector(Connector):
                 "webhook-timestamp": str(int(now.timestamp())),
                 "webhook-signature": self._signer.sign(key, now, body),
             }
-        try:
-            check_url_allowed(self.url, allow_private=self.allow_private)
-            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
-                response = client.post(self.url, content=body.encode(), headers=headers)
-        except Exception as exc:
-            return result_from_error(exc)
-        result = result_from_response(response)
-        if self.format == "pagerduty" and response.status_code == 400:
+        result = post_once(
+            self.url, body.encode(), headers, timeout=self.timeout, allow_private=self.allow_private
+        )
+        if self.format == "pagerduty" and result.status_code == 400:
             # PagerDuty rejects a malformed event or a bad routing key for good; retrying cannot help.
             return DeliveryResult(ok=False, status_code=400, error="HTTP 400 (event refused)", permanent=True)
         return result

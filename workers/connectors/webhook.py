@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import httpx
 from standardwebhooks.webhooks import Webhook
 
 from workers.connectors.base import Connector, DeliveryResult, OutboundAction
-from workers.connectors.http import check_url_allowed, result_from_error, result_from_response
+from workers.connectors.http import post_once
 
 
 class StandardWebhookConnector(Connector):
@@ -48,11 +47,6 @@ class StandardWebhookConnector(Connector):
             "webhook-signature": self._signer.sign(action.idempotency_key, now, body),
             "user-agent": "triage-service",
         }
-        try:
-            check_url_allowed(self.url, allow_private=self.allow_private)
-            # Redirects are not followed: a 3xx is a failure, so a receiver cannot bounce us inside.
-            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
-                response = client.post(self.url, content=body.encode(), headers=headers)
-        except Exception as exc:
-            return result_from_error(exc)
-        return result_from_response(response)
+        return post_once(
+            self.url, body.encode(), headers, timeout=self.timeout, allow_private=self.allow_private
+        )

@@ -20,7 +20,8 @@ from service.assist.schemas import (
     TriageView,
 )
 from service.domain import FRUSTRATION_LEVELS, AuthorRole, Triage
-from service.storage.models import DecisionRow, TicketRow, TriageRow
+from service.storage.models import TicketRow, TriageRow
+from service.tickets.service import latest_results
 
 EARLIER_LIMIT = 10
 MAX_DRAFTS = 3
@@ -195,12 +196,7 @@ def assist_view(session: Session, *, tenant: str, ticket_id: str, public_url: st
     row = session.get(TicketRow, ticket_id)
     if row is None or row.tenant != tenant:
         return None  # another tenant's ticket is indistinguishable from a missing one
-    triage_row = session.scalars(
-        select(TriageRow).where(TriageRow.ticket_id == ticket_id).order_by(TriageRow.revision.desc())
-    ).first()
-    decision_row = session.scalars(
-        select(DecisionRow).where(DecisionRow.ticket_id == ticket_id).order_by(DecisionRow.revision.desc())
-    ).first()
+    triage_row, decision_row = latest_results(session, ticket_id)
     triage = Triage.model_validate(triage_row.result) if triage_row else None
     evidence = _evidence(triage)
     messages = [

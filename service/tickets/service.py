@@ -167,17 +167,23 @@ def submit(
     return AcceptResult(result.ticket_id, result.revision, result.status, True, queued=queued)
 
 
-def ticket_status(session: Session, *, tenant: str, ticket_id: str) -> TicketOut | None:
-    """Return a ticket with its latest triage, decision and actions, or None outside the tenant."""
-    row = session.get(TicketRow, ticket_id)
-    if row is None or row.tenant != tenant:
-        return None
+def latest_results(session: Session, ticket_id: str) -> tuple[TriageRow | None, DecisionRow | None]:
+    """Return the triage result and decision of the ticket's latest triaged revision."""
     triage_row = session.scalars(
         select(TriageRow).where(TriageRow.ticket_id == ticket_id).order_by(TriageRow.revision.desc())
     ).first()
     decision_row = session.scalars(
         select(DecisionRow).where(DecisionRow.ticket_id == ticket_id).order_by(DecisionRow.revision.desc())
     ).first()
+    return triage_row, decision_row
+
+
+def ticket_status(session: Session, *, tenant: str, ticket_id: str) -> TicketOut | None:
+    """Return a ticket with its latest triage, decision and actions, or None outside the tenant."""
+    row = session.get(TicketRow, ticket_id)
+    if row is None or row.tenant != tenant:
+        return None
+    triage_row, decision_row = latest_results(session, ticket_id)
     actions = session.scalars(
         select(ActionRow).where(ActionRow.ticket_id == ticket_id).order_by(ActionRow.created_at)
     ).all()

@@ -10,6 +10,26 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FRUSTRATION_LEVELS = ("none", "mild", "moderate", "severe")
 URGENCY_LEVELS = ("low", "normal", "high", "critical")
+# What a ticket is about, as the model's topic head and the support corpus name it; reply drafting
+# uses it so that a template stating facts (an incident, a refund) is only offered on its own topic.
+TOPICS = (
+    "billing_error",
+    "refund",
+    "delivery",
+    "account_access",
+    "security_incident",
+    "outage",
+    "data_loss",
+    "bug",
+    "performance",
+    "how_to",
+    "feature_request",
+    "cancellation",
+    "account_change",
+    "service_complaint",
+    "praise",
+    "other",
+)
 
 
 class AuthorRole(StrEnum):
@@ -94,6 +114,13 @@ class UrgencyScore(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
 
 
+class TopicScore(BaseModel):
+    """The most probable topic of a text, with its calibrated probability."""
+
+    label: str
+    probability: float = Field(ge=0.0, le=1.0)
+
+
 class Scores(BaseModel):
     """What a classifier says about one text. Unsupported languages carry no scores, only the reason."""
 
@@ -103,6 +130,8 @@ class Scores(BaseModel):
     supported: bool = True
     reason_codes: list[str] = Field(default_factory=list)
     model_version: str
+    # None for models without a topic head (before 1.1.0) and for unscored texts.
+    topic: TopicScore | None = None
 
 
 class Triage(BaseModel):
@@ -118,6 +147,7 @@ class Triage(BaseModel):
     model_version: str
     timings_ms: dict[str, float] = Field(default_factory=dict)
     history: dict[str, Any] = Field(default_factory=dict)
+    topic: TopicScore | None = None
 
 
 class ActionKind(StrEnum):

@@ -118,8 +118,14 @@ def eval_command(
     threads: Annotated[int, typer.Option(min=1)] = 1,
     agreement: Annotated[bool, typer.Option(help="Also score in fp32 and report agreement.")] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="Support corpus split: test (the figures to quote) or dev (its report half, for choices)."
+        ),
+    ] = "test",
 ) -> None:
-    """Print model vs TF-IDF baseline figures on the dev report halves; exit 1 if the baseline wins any."""
+    """Print model vs TF-IDF baseline figures on held-out sets; exit 1 if the baseline wins any."""
     from workers.inference.runtime import resolve_device
     from workers.training.evaluate import evaluate
 
@@ -130,23 +136,12 @@ def eval_command(
         precision=precision,
         threads=threads,
         check_agreement=agreement,
+        split=split,
         log=lambda m: typer.echo(m, err=True),
     )
     typer.echo(report.table())
     if json_out:
-        json_out.write_text(
-            json.dumps(
-                {
-                    "model": report.model,
-                    "baseline": report.baseline,
-                    "agreement": report.agreement,
-                    "sizes": report.sizes,
-                    "precision": report.precision,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        json_out.write_text(json.dumps(report.to_json(), indent=2) + "\n")
     if not all(report.wins().values()):
         raise typer.Exit(1)
 

@@ -93,6 +93,7 @@ def triage_tickets(
             supported=scores.supported,
             reason_codes=scores.reason_codes,
             model_version=scores.model_version,
+            topic=scores.topic,
             timings_ms={"load": round(load_ms, 2), "inference": round(inference_ms, 2)},
             # Earlier contacts with their dates ride along, so routing and replays read the same history.
             history={**ticket_scores.history, **contacts_history(earlier)},

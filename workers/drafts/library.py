@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from service.domain import TOPICS
 
 STARTER_LIBRARY = Path(__file__).parent / "templates" / "starter.yaml"
 
@@ -27,6 +29,25 @@ class Template(BaseModel):
     body: str
     promises: list[Literal["refund", "credit", "deadline"]] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=lambda: ["en"])
+    # The ticket topics this template answers (empty: any); must be names from TOPICS.
+    topics: list[str] = Field(default_factory=list)
+    # The body asserts a fact about this ticket (an incident exists, a refund was issued): offered only
+    # when the ticket's topic is known and among `topics`, never on similarity alone.
+    states_facts: bool = False
+
+    @field_validator("topics")
+    @classmethod
+    def _known_topics(cls, value: list[str]) -> list[str]:
+        unknown = [t for t in value if t not in TOPICS]
+        if unknown:
+            raise ValueError(f"unknown topics {unknown}; known: {', '.join(TOPICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _facts_need_topics(self) -> Template:
+        if self.states_facts and not self.topics:
+            raise ValueError("a template that states facts must name the topics it answers")
+        return self
 
     @property
     def approved_text(self) -> str:

@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+from service.domain import Triage
 from workers.drafts.base import MAX_DRAFTS, Draft, DraftRequest, rank_order
 from workers.drafts.checks import check_draft, strip_invisible
 from workers.drafts.compose import compose, tone_of
 from workers.drafts.encoder import Encoder, cosine
 from workers.drafts.library import Library, Template
 
+# The model's topic must be at least this probable to count as known (set on the corpus dev split).
+TOPIC_CONFIDENCE = 0.5
+# Templates for the ticket's known topic rank ahead of look-alikes for other topics.
+TOPIC_BONUS = 0.2
+# Below this cosine similarity nothing in the library really matches: templates for no topic in
+# particular (they acknowledge and commit to nothing specific) go first.
+SIMILARITY_FLOOR = 0.25
+
+
+def known_topic(triage: Triage) -> str | None:
+    """Return the ticket's topic when the model read it with confidence, else None."""
+    topic = triage.topic
+    return topic.label if topic is not None and topic.probability >= TOPIC_CONFIDENCE else None
+
 
 class RetrievalBackend:
-    """Rank the library against the ticket; wrap the best templates in a tone chosen by the scores."""
+    """Rank the library against the ticket; wrap the best templates in a tone chosen by the scores.
+
+    A template that states facts (an incident exists, a refund was issued) is offered only when the
+    model reads the ticket's topic as one the template answers: similar words alone never put a claim
+    in front of the agent. Below the similarity floor, the no-topic templates that only acknowledge
+    and follow up come first.
+    """
 
     name = "retrieval"
 
-    def __init__(self, library: Library, encoder: Encoder):
+    def __init__(self, library: Library, encoder: Encoder, *, use_topic: bool = True):
         self.library = library
         self.encoder = encoder
+        # Off only to measure what ranking by similarity alone would pick (the eval's baseline).
+        self.use_topic = use_topic
         # Embedding the library once per process: templates change only with a restart.
         vectors = encoder.embed([f"{t.title}. {t.match}" for t in library.templates])
         self._vectors = dict(zip((t.id for t in library.templates), vectors, strict=True))
@@ -27,8 +50,18 @@ class RetrievalBackend:
         # Evidence first: it is the part of the text that says what the customer is upset about.
         query = f"{request.evidence_text()}\n{request.customer_text()}"[:2000]
         [vector] = self.encoder.embed([query])
-        scored = [(t, cosine(vector, self._vectors[t.id])) for t in allowed]
-        return sorted(scored, key=lambda pair: -pair[1])
+        topic = known_topic(request.triage) if self.use_topic else None
+        scored = []
+        for template in allowed:
+            if template.states_facts and self.use_topic and topic not in template.topics:
+                continue
+            similarity = cosine(vector, self._vectors[template.id])
+            scored.append((template, similarity + (TOPIC_BONUS if topic in template.topics else 0.0)))
+        scored.sort(key=lambda pair: -pair[1])
+        if self.use_topic and scored and scored[0][1] < SIMILARITY_FLOOR:
+            # Nothing fits: lead with the templates that claim nothing about any topic.
+            scored.sort(key=lambda pair: bool(pair[0].topics))
+        return scored
 
     def drafts(self, request: DraftRequest, n: int = MAX_DRAFTS) -> list[Draft]:
         allow = set(request.rules.allow_promises)

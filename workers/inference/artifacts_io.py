@@ -30,8 +30,11 @@ def save_weights(network: TriageNet, output_dir: Path) -> Path:
     return path
 
 
-def load_weights_into(network: TriageNet, artifact_dir: Path) -> None:
-    """Load adapters and heads from `artifact_dir` into a network built with the same adapter config."""
+def load_weights_into(network: TriageNet, artifact_dir: Path, *, widen: bool = False) -> None:
+    """Load adapters and heads from `artifact_dir` into a network built with the same adapter config.
+
+    `widen` lets a 1.0.0 artefact (two frustration logits, no topic head) seed a 1.1.0 network.
+    """
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
@@ -42,6 +45,6 @@ def load_weights_into(network: TriageNet, artifact_dir: Path) -> None:
     unexpected = getattr(result, "unexpected_keys", [])
     if unexpected:
         raise ValueError(f"{artifact_dir}: adapter weights do not fit the network: {unexpected[:3]}")
-    network.load_head_state(heads)
+    network.load_head_state(heads, widen=widen)
     # Keep the heads' dtype aligned with the encoder's after loading.
     torch.nn.Module.float(network)

@@ -96,7 +96,7 @@ def run_benchmark(
         tokenize_kwargs={"truncation": True, "max_length": max_length},
     )
 
-    def naive(batch: Sequence[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def naive(batch: Sequence[str]) -> list[tuple[torch.Tensor, ...]]:
         # One text at a time through the stock pipeline, then the same pooling and heads.
         outputs = []
         for text in batch:
@@ -104,7 +104,7 @@ def run_benchmark(
             mask = torch.ones(hidden.shape[:2], dtype=torch.long)
             pooled = mean_pool(hidden, mask)
             with torch.inference_mode():
-                outputs.append((network.frustration_head(pooled), network.urgency_head(pooled)))
+                outputs.append(tuple(network.heads(pooled)))
         return outputs
 
     def runtime_path(precision: str) -> Callable[[Sequence[str]], object]:

@@ -39,6 +39,11 @@ class Calibration:
     moderate_threshold: float = 0.75
     # Calibrated P(severe) (anger, disgust) from which the level is "severe" (tuned for F1).
     severe_threshold: float = 0.5
+    # Ordinal models (1.1.0 on) have a third frustration logit, "any frustration at all": below this
+    # calibrated probability the level is "none", from it "mild". Older models ignore both fields.
+    any_temperature: float = 1.0
+    mild_threshold: float = 0.5
+    topic_temperature: float = 1.0
 
     def frustration(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return calibrated (P(frustrated), P(severe)) for logits of shape [N, 2]."""
@@ -46,6 +51,32 @@ class Calibration:
         severe = sigmoid(logits[:, 1] / self.severe_temperature)
         # Severe is a kind of frustrated; never let it exceed the frustrated probability.
         return frustrated, np.minimum(severe, frustrated)
+
+    def frustration_ordinal(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Return calibrated (P(frustrated), P(severe), P(any frustration) or None for 2-logit models)."""
+        frustrated, severe = self.frustration(logits)
+        if logits.shape[1] < 3:
+            return frustrated, severe, None
+        # Frustrated (moderate or worse) is a kind of "any frustration"; keep the order monotone.
+        return frustrated, severe, np.maximum(sigmoid(logits[:, 2] / self.any_temperature), frustrated)
+
+    def ordinal_level(self, frustrated: float, severe: float, any_frustration: float | None) -> str:
+        """Map calibrated probabilities onto the four levels (2-logit models: frustration_level)."""
+        if any_frustration is None:
+            return self.frustration_level(frustrated, severe)
+        if severe >= self.severe_threshold and frustrated >= self.frustration_threshold:
+            return "severe"
+        if frustrated >= self.frustration_threshold:
+            return "moderate"
+        if any_frustration >= self.mild_threshold:
+            return "mild"
+        return "none"
+
+    def topic(self, logits: np.ndarray) -> np.ndarray:
+        """Return the calibrated distribution over topics (zero columns for a model without the head)."""
+        if logits.shape[1] == 0:
+            return logits
+        return softmax(logits / self.topic_temperature)
 
     def urgency(self, logits: np.ndarray) -> np.ndarray:
         """Return the calibrated distribution over urgency levels for logits of shape [N, 4]."""

@@ -23,6 +23,8 @@ RISE_CAP = "moderate"
 # An earlier ticket is "the same problem" when its words overlap this much, within this window.
 RECURRING_SIMILARITY = 0.3
 RECURRING_WINDOW = timedelta(days=90)
+# Earlier messages of a thread read whole are clipped, so the latest one fits the model's window.
+THREAD_EARLIER_CHARS = 200
 _WORD = re.compile(r"[a-z0-9']{3,}")
 _STOPWORDS = frozenset(
     {
@@ -102,12 +104,28 @@ def score_tickets(
         texts.extend(
             _ticket_text(ticket.subject if subject_on else "", ticket.messages[i].body) for i in indices
         )
+        if len(indices) > 1:
+            # A thread is also read whole: the need it states may sit in an earlier message.
+            texts.append(thread_text(ticket.subject, [ticket.messages[i].body for i in indices]))
     predictions = classifier.predict(texts)
     results = []
     for (ticket, earlier), (first, indices) in zip(items, spans, strict=True):
         per_message = predictions[first : first + len(indices)]
-        results.append(_fold(ticket, earlier, indices, per_message))
+        whole = predictions[first + len(indices)] if len(indices) > 1 else None
+        results.append(_fold(ticket, earlier, indices, per_message, whole))
     return results
+
+
+def thread_text(subject: str, bodies: Sequence[str]) -> str:
+    """Read a thread as one text: the subject, earlier customer messages clipped, the latest in full.
+
+    Training reads corpus threads through this same function, so the model sees what serving sends.
+    """
+    earlier = [
+        body if len(body) <= THREAD_EARLIER_CHARS else body[:THREAD_EARLIER_CHARS] + " ..."
+        for body in bodies[:-1]
+    ]
+    return "\n\n".join(part for part in (subject, *earlier, bodies[-1]) if part)
 
 
 def _customer_indices(ticket: Ticket) -> list[int]:
@@ -116,7 +134,11 @@ def _customer_indices(ticket: Ticket) -> list[int]:
 
 
 def _fold(
-    ticket: Ticket, earlier: Sequence[EarlierTicket], indices: list[int], per_message: Sequence[Scores]
+    ticket: Ticket,
+    earlier: Sequence[EarlierTicket],
+    indices: list[int],
+    per_message: Sequence[Scores],
+    whole: Scores | None = None,
 ) -> TicketScores:
     latest = per_message[-1]
     latest_index = indices[-1]
@@ -140,6 +162,13 @@ def _fold(
         update={"evidence": _at(latest.frustration.evidence, latest_index, body)}
     )
     urgency = latest.urgency.model_copy(update={"evidence": _at(latest.urgency.evidence, latest_index, body)})
+    topic = latest.topic
+    if whole is not None and whole.urgency is not None:
+        # The thread's open need is read from the whole thread; its tone from the latest message.
+        urgency = whole.urgency.model_copy(
+            update={"evidence": _located(whole.urgency.evidence, ticket, indices)}
+        )
+        topic = whole.topic or topic
     if _rising(trajectory):
         codes.append("rising_frustration")
         raised = _raise(frustration.level, FRUSTRATION_LEVELS, cap=RISE_CAP)
@@ -155,7 +184,9 @@ def _fold(
         urgency = urgency.model_copy(
             update={"distribution": shifted, "level": level, "probability": shifted[level]}
         )
-    scores = latest.model_copy(update={"frustration": frustration, "urgency": urgency, "reason_codes": codes})
+    scores = latest.model_copy(
+        update={"frustration": frustration, "urgency": urgency, "reason_codes": codes, "topic": topic}
+    )
     return TicketScores(scores=scores, history=history)
 
 
@@ -166,6 +197,24 @@ def _at(evidence: list[Evidence], message_index: int, body: str) -> list[Evidenc
         start = body.find(item.text)
         span = {"start": start, "end": start + len(item.text)} if start >= 0 else {"start": None, "end": None}
         located.append(item.model_copy(update={"message_index": message_index, **span}))
+    return located
+
+
+def _located(evidence: list[Evidence], ticket: Ticket, indices: list[int]) -> list[Evidence]:
+    """Point evidence from a whole-thread reading at the latest customer message that holds it."""
+    located = []
+    for item in evidence:
+        for index in reversed(indices):
+            body = ticket.messages[index].body
+            if (start := body.find(item.text)) >= 0:
+                located.append(
+                    item.model_copy(
+                        update={"message_index": index, "start": start, "end": start + len(item.text)}
+                    )
+                )
+                break
+        else:
+            located.append(item.model_copy(update={"message_index": None, "start": None, "end": None}))
     return located
 
 

@@ -1,9 +1,9 @@
-"""The triage network: a LoRA-adapted MiniLM encoder, mean pooling, a frustration and an urgency head."""
+"""The triage network: a LoRA-adapted MiniLM encoder, mean pooling, frustration, urgency and topic heads."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import nn
@@ -11,9 +11,21 @@ from torch import nn
 if TYPE_CHECKING:
     from peft import PeftModel
 
-# The frustration head emits two logits: "frustrated at all" and "severe" (anger, abuse, threats).
-FRUSTRATED, SEVERE = 0, 1
+# The frustration head is ordinal: "frustrated" (moderate or worse, the score the product reports),
+# "severe" (anger, abuse, threats) and, from 1.1.0 on, "mild or worse" (any annoyance at all).
+# Artefacts before 1.1.0 have only the first two, and no topic head.
+FRUSTRATED, SEVERE, ANY_FRUSTRATION = 0, 1, 2
+FRUSTRATION_OUTPUTS = 3
 URGENCY_CLASSES = 4
+HEADS = ("frustration_head", "urgency_head", "topic_head")
+
+
+class HeadOutputs(NamedTuple):
+    """Raw logits of every head for one batch; `topic` has zero columns when the model has no topic head."""
+
+    frustration: torch.Tensor
+    urgency: torch.Tensor
+    topic: torch.Tensor
 
 
 @dataclass
@@ -37,39 +49,87 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-6)
 
 
-class TriageNet(nn.Module):
-    """Encoder plus two linear heads; one forward pass yields both scores' logits."""
+@dataclass(frozen=True)
+class HeadSizes:
+    """How many logits each head emits; saved in the metadata so the artefact rebuilds the same network."""
 
-    def __init__(self, encoder: nn.Module, hidden_size: int, head_dropout: float = 0.1) -> None:
+    frustration: int = FRUSTRATION_OUTPUTS
+    urgency: int = URGENCY_CLASSES
+    topic: int = 0
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, object]) -> HeadSizes:
+        """Read the sizes from metadata.json; artefacts before 1.1.0 say nothing and had 2 + 4 logits."""
+        heads = metadata.get("heads")
+        if not isinstance(heads, dict):
+            return cls(frustration=2, urgency=URGENCY_CLASSES, topic=0)
+        return cls(**{k: int(v) for k, v in heads.items()})
+
+
+class TriageNet(nn.Module):
+    """Encoder plus linear heads; one forward pass yields every score's logits."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        hidden_size: int,
+        head_dropout: float = 0.1,
+        sizes: HeadSizes | None = None,
+    ) -> None:
         super().__init__()
+        sizes = sizes or HeadSizes()
+        self.sizes = sizes
         self.encoder = encoder
         self.dropout = nn.Dropout(head_dropout)
-        self.frustration_head = nn.Linear(hidden_size, 2)
-        self.urgency_head = nn.Linear(hidden_size, URGENCY_CLASSES)
+        self.frustration_head = nn.Linear(hidden_size, sizes.frustration)
+        self.urgency_head = nn.Linear(hidden_size, sizes.urgency)
+        self.topic_head = nn.Linear(hidden_size, sizes.topic) if sizes.topic else None
 
-    def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (frustration logits [B, 2], urgency logits [B, 4])."""
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> HeadOutputs:
+        """Return the logits of every head for the batch."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        pooled = self.dropout(mean_pool(hidden, attention_mask))
-        return self.frustration_head(pooled), self.urgency_head(pooled)
+        return self.heads(self.dropout(mean_pool(hidden, attention_mask)))
+
+    def heads(self, pooled: torch.Tensor) -> HeadOutputs:
+        """Apply every head to pooled sentence vectors."""
+        topic = self.topic_head(pooled) if self.topic_head is not None else pooled[:, :0]
+        return HeadOutputs(self.frustration_head(pooled), self.urgency_head(pooled), topic)
+
+    def _head_modules(self) -> list[tuple[str, nn.Module]]:
+        return [(name, module) for name in HEADS if (module := getattr(self, name)) is not None]
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """Return every head's parameters (the only non-adapter parameters that train)."""
+        return [p for _, module in self._head_modules() for p in module.parameters()]
 
     def head_state(self) -> dict[str, torch.Tensor]:
-        """Return the two heads' weights (the only non-adapter parameters that train)."""
+        """Return the heads' weights."""
         return {
             f"{name}.{key}": value.detach().cpu().contiguous()
-            for name in ("frustration_head", "urgency_head")
-            for key, value in getattr(self, name).state_dict().items()
+            for name, module in self._head_modules()
+            for key, value in module.state_dict().items()
         }
 
-    def load_head_state(self, state: dict[str, torch.Tensor]) -> None:
-        """Load weights produced by head_state."""
-        for name in ("frustration_head", "urgency_head"):
+    def load_head_state(self, state: dict[str, torch.Tensor], *, widen: bool = False) -> None:
+        """Load weights produced by head_state.
+
+        With `widen`, a 1.0.0 frustration head (2 logits) seeds the ordinal head: its "frustrated" row
+        starts both the "frustrated" and the "any frustration" rows, and a missing topic head stays fresh.
+        """
+        for name, module in self._head_modules():
             prefix = f"{name}."
-            getattr(self, name).load_state_dict(
-                {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-            )
+            weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            if not weights and widen:
+                continue
+            current = module.state_dict()
+            if widen and weights["weight"].shape[0] < current["weight"].shape[0]:
+                rows = weights["weight"].shape[0]
+                for key in ("weight", "bias"):
+                    grown = current[key].clone()
+                    grown[:rows] = weights[key]
+                    grown[rows:] = weights[key][FRUSTRATED]
+                    weights[key] = grown
+            module.load_state_dict(weights)
 
 
 def add_adapters(encoder: nn.Module, config: AdapterConfig) -> PeftModel:

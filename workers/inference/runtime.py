@@ -16,7 +16,7 @@ from transformers import PreTrainedTokenizerBase
 
 from workers.inference.artifacts_io import METADATA_FILE, SHIPPED_DIR, load_weights_into
 from workers.inference.backbone import load_backbone, minilm_spec
-from workers.inference.model import AdapterConfig, TriageNet, add_adapters
+from workers.inference.model import AdapterConfig, HeadSizes, TriageNet, add_adapters
 
 Precision = Literal["auto", "fp32", "fp16", "bf16", "int8"]
 
@@ -65,7 +65,7 @@ def build_inference_network(artifact_dir: Path) -> tuple[TriageNet, PreTrainedTo
     encoder, tokenizer = load_backbone(minilm_spec())
     hidden_size = encoder.config.hidden_size
     peft_encoder = add_adapters(encoder, AdapterConfig(**adapter_dict))
-    network = TriageNet(peft_encoder, hidden_size)
+    network = TriageNet(peft_encoder, hidden_size, sizes=HeadSizes.from_metadata(metadata))
     load_weights_into(network, artifact_dir)
     # Merging LoRA into the dense weights makes inference exactly as cheap as the plain backbone.
     network.encoder = peft_encoder.merge_and_unload()
@@ -76,8 +76,9 @@ def build_inference_network(artifact_dir: Path) -> tuple[TriageNet, PreTrainedTo
 class Logits:
     """Raw head outputs for a list of texts, in input order."""
 
-    frustration: np.ndarray  # [N, 2]
+    frustration: np.ndarray  # [N, 3] (frustrated, severe, any frustration); [N, 2] before 1.1.0
     urgency: np.ndarray  # [N, 4]
+    topic: np.ndarray  # [N, len(TOPICS)]; [N, 0] for a model without a topic head
 
 
 class InferenceRuntime:
@@ -132,10 +133,12 @@ class InferenceRuntime:
 
     def logits(self, texts: Sequence[str]) -> Logits:
         """Return head logits for every text, batching by length so padding stays small."""
-        frustration = np.zeros((len(texts), 2), dtype=np.float32)
-        urgency = np.zeros((len(texts), 4), dtype=np.float32)
+        sizes = self.network.sizes
+        frustration = np.zeros((len(texts), sizes.frustration), dtype=np.float32)
+        urgency = np.zeros((len(texts), sizes.urgency), dtype=np.float32)
+        topic = np.zeros((len(texts), sizes.topic), dtype=np.float32)
         if not texts:
-            return Logits(frustration, urgency)
+            return Logits(frustration, urgency, topic)
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False)
         ids: list[list[int]] = encoded["input_ids"]
         self.tokens_processed += sum(len(row) for row in ids)
@@ -146,21 +149,22 @@ class InferenceRuntime:
             batch = self.tokenizer.pad(
                 {"input_ids": [ids[i] for i in chunk]}, padding=True, return_tensors="pt"
             )
-            frustration_logits, urgency_logits = self._forward(batch["input_ids"], batch["attention_mask"])
-            frustration[chunk] = frustration_logits
-            urgency[chunk] = urgency_logits
-        return Logits(frustration, urgency)
+            frustration[chunk], urgency[chunk], topic[chunk] = self._forward(
+                batch["input_ids"], batch["attention_mask"]
+            )
+        return Logits(frustration, urgency, topic)
 
     def _forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         input_ids = input_ids.to(self.device, non_blocking=True)
         attention_mask = attention_mask.to(self.device, non_blocking=True)
         with torch.inference_mode():
             if self.precision in ("fp16", "bf16"):
                 dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
                 with torch.autocast(device_type="cuda", dtype=dtype):
-                    frustration, urgency = self.network(input_ids, attention_mask)
+                    outputs = self.network(input_ids, attention_mask)
             else:
-                frustration, urgency = self.network(input_ids, attention_mask)
-        return frustration.float().cpu().numpy(), urgency.float().cpu().numpy()
+                outputs = self.network(input_ids, attention_mask)
+        frustration, urgency, topic = (t.float().cpu().numpy() for t in outputs)
+        return frustration, urgency, topic

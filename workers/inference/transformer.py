@@ -13,10 +13,12 @@ import numpy as np
 from service.config import Settings
 from service.domain import (
     FRUSTRATION_LEVELS,
+    TOPICS,
     URGENCY_LEVELS,
     Evidence,
     FrustrationScore,
     Scores,
+    TopicScore,
     UrgencyScore,
 )
 from workers.inference.artifacts_io import CALIBRATION_FILE, METADATA_FILE, SHIPPED_DIR
@@ -48,6 +50,11 @@ def model_version_of(artifact_dir: Path) -> str:
 def _at_least(level: str, codes: list[str], floors: dict[str, str], levels: Sequence[str]) -> str:
     floor = floor_level(codes, floors, levels)
     return level if floor is None or levels.index(level) >= levels.index(floor) else floor
+
+
+def _topic(distribution: np.ndarray) -> TopicScore:
+    best = int(distribution.argmax())
+    return TopicScore(label=TOPICS[best], probability=round(float(distribution[best]), 4))
 
 
 def _lift(distribution: np.ndarray, floor: str | None) -> np.ndarray:
@@ -174,17 +181,22 @@ class TransformerClassifier:
         tokens_before = self.runtime.tokens_processed
         logits = self.runtime.logits(texts)
         calibration = self.calibration
-        frustrated, severe = calibration.frustration(logits.frustration)
+        frustrated, severe, any_frustration = calibration.frustration_ordinal(logits.frustration)
         model_urgency = calibration.urgency(logits.urgency)
+        topics = calibration.topic(logits.topic)
         codes = [reason_codes(text) for text in texts]
         levels = [
             _at_least(
-                calibration.frustration_level(float(f), float(s)),
+                calibration.ordinal_level(
+                    float(frustrated[i]),
+                    float(severe[i]),
+                    None if any_frustration is None else float(any_frustration[i]),
+                ),
                 codes[i],
                 FRUSTRATION_FLOORS,
                 FRUSTRATION_LEVELS,
             )
-            for i, (f, s) in enumerate(zip(frustrated, severe, strict=True))
+            for i in range(len(texts))
         ]
         distributions = (
             np.stack(
@@ -230,6 +242,7 @@ class TransformerClassifier:
                     ),
                     reason_codes=codes[i],
                     model_version=self.model_version,
+                    topic=_topic(topics[i]) if topics.shape[1] == len(TOPICS) else None,
                 )
             )
         return results

@@ -58,17 +58,37 @@ def fit_calibration(
     urgency_logits: np.ndarray | None,
     urgency: np.ndarray | None,
     base: Calibration | None = None,
+    *,
+    any_frustration: np.ndarray | None = None,
+    topic_logits: np.ndarray | None = None,
+    topic: np.ndarray | None = None,
 ) -> Calibration:
-    """Fit every temperature and threshold; tasks without labels keep `base`'s values."""
+    """Fit every temperature and threshold; tasks without labels keep `base`'s values.
+
+    Label arrays may hold NO_LABEL (-1) where a source says nothing (GoEmotions annoyance says
+    "frustrated at all" but not "moderate or worse"); those rows are left out of that fit.
+    """
     calibration = Calibration(**vars(base)) if base else Calibration()
-    if len(frustrated):
-        calibration.frustration_temperature = fit_binary_temperature(frustration_logits[:, 0], frustrated)
+    known = frustrated >= 0
+    if known.any():
+        calibration.frustration_temperature = fit_binary_temperature(
+            frustration_logits[known, 0], frustrated[known]
+        )
         calibration.severe_temperature = fit_binary_temperature(frustration_logits[:, 1], severe)
         p_frustrated, p_severe = calibration.frustration(frustration_logits)
-        calibration.frustration_threshold = best_threshold(p_frustrated, frustrated)
+        calibration.frustration_threshold = best_threshold(p_frustrated[known], frustrated[known])
         calibration.severe_threshold = max(
             best_threshold(p_severe, severe), calibration.frustration_threshold
         )
+    if any_frustration is not None and frustration_logits.shape[1] > 2 and len(any_frustration):
+        calibration.any_temperature = fit_binary_temperature(frustration_logits[:, 2], any_frustration)
+        _, _, p_any = calibration.frustration_ordinal(frustration_logits)
+        assert p_any is not None
+        calibration.mild_threshold = min(
+            best_threshold(p_any, any_frustration), calibration.frustration_threshold
+        )
+    if topic_logits is not None and topic is not None and topic_logits.shape[1] and len(topic):
+        calibration.topic_temperature = fit_multiclass_temperature(topic_logits, topic)
     if urgency_logits is not None and urgency is not None and len(urgency):
         calibration.urgency_temperature, calibration.urgency_bias = fit_vector_scaling(
             urgency_logits, urgency

@@ -9,38 +9,47 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.domain import FRUSTRATION_LEVELS, URGENCY_LEVELS
+from service.domain import FRUSTRATION_LEVELS, TOPICS, URGENCY_LEVELS
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 SPLITS = ("train", "dev", "test")
 INDUSTRIES = frozenset(
-    "saas ecommerce banking telecom travel utilities healthcare gaming education logistics insurance other".split()
+    (
+        "saas",
+        "ecommerce",
+        "banking",
+        "telecom",
+        "travel",
+        "utilities",
+        "healthcare",
+        "gaming",
+        "education",
+        "logistics",
+        "insurance",
+        "other",
+    )
 )
 CHANNELS = frozenset({"email", "chat", "social", "form", "thread"})
-TOPICS = (
-    "billing_error",
-    "refund",
-    "delivery",
-    "account_access",
-    "security_incident",
-    "outage",
-    "data_loss",
-    "bug",
-    "performance",
-    "how_to",
-    "feature_request",
-    "cancellation",
-    "account_change",
-    "service_complaint",
-    "praise",
-    "other",
-)
 HARD_CASES = frozenset(
     (
-        "sarcasm polite_frustration calm_critical angry_low_urgency security_fraud outage_many_users "
-        "single_user_bug past_incident hypothetical praise profanity_not_at_company non_native typos "
-        "quoted_reply thread_escalation very_short long_email"
-    ).split()
+        "sarcasm",
+        "polite_frustration",
+        "calm_critical",
+        "angry_low_urgency",
+        "security_fraud",
+        "outage_many_users",
+        "single_user_bug",
+        "past_incident",
+        "hypothetical",
+        "praise",
+        "profanity_not_at_company",
+        "non_native",
+        "typos",
+        "quoted_reply",
+        "thread_escalation",
+        "very_short",
+        "long_email",
+    )
 )
 MAX_BODY_CHARS = 6000
 
@@ -118,12 +127,24 @@ def parse_ticket(raw: object, split: str, where: str) -> CorpusTicket:
     """Check one decoded line against the guide and return it typed."""
     _require(isinstance(raw, dict), where, "a line must be a JSON object")
     assert isinstance(raw, dict)
-    for key in ("id", "writer", "industry", "channel", "subject", "messages", "frustration", "urgency", "topic"):
+    for key in (
+        "id",
+        "writer",
+        "industry",
+        "channel",
+        "subject",
+        "messages",
+        "frustration",
+        "urgency",
+        "topic",
+    ):
         _require(key in raw, where, f"missing {key!r}")
     _require(raw["industry"] in INDUSTRIES, where, f"industry {raw['industry']!r} is not in the guide")
     _require(raw["channel"] in CHANNELS, where, f"channel {raw['channel']!r} is not in the guide")
     _require(raw["topic"] in TOPICS, where, f"topic {raw['topic']!r} is not in the guide")
-    _require(raw["frustration"] in FRUSTRATION_LEVELS, where, f"frustration {raw['frustration']!r} is not a level")
+    _require(
+        raw["frustration"] in FRUSTRATION_LEVELS, where, f"frustration {raw['frustration']!r} is not a level"
+    )
     _require(raw["urgency"] in URGENCY_LEVELS, where, f"urgency {raw['urgency']!r} is not a level")
     _require(isinstance(raw["subject"], str), where, "subject must be text (may be empty)")
     hard_cases = raw.get("hard_cases", [])
@@ -131,7 +152,9 @@ def parse_ticket(raw: object, split: str, where: str) -> CorpusTicket:
     unknown = [h for h in hard_cases if h not in HARD_CASES]
     _require(not unknown, where, f"unknown hard_cases {unknown}")
     raw_messages = raw["messages"]
-    _require(isinstance(raw_messages, list) and bool(raw_messages), where, "messages must be a non-empty list")
+    _require(
+        isinstance(raw_messages, list) and bool(raw_messages), where, "messages must be a non-empty list"
+    )
     messages = tuple(_message(m, f"{where} message {i}") for i, m in enumerate(raw_messages))
     _require(any(m.role == "customer" for m in messages), where, "no customer message")
     return CorpusTicket(

@@ -9,7 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.domain import FRUSTRATION_LEVELS, URGENCY_LEVELS
+from service.domain import FRUSTRATION_LEVELS, TOPICS, URGENCY_LEVELS
+from workers.training.corpus import CorpusTicket
 
 # Relative to the repository: the data lives beside the project and is never copied into it.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -25,9 +26,22 @@ class Example:
 
     text: str
     source: str
+    # Ordinal frustration: "frustrated" is moderate or worse, "severe" the top level, "any" mild or worse.
     frustrated: int = NO_LABEL
     severe: int = NO_LABEL
     urgency: int = NO_LABEL
+    any_frustration: int = NO_LABEL
+    topic: int = NO_LABEL
+
+
+def frustration_labels(level: str) -> dict[str, int]:
+    """Return the ordinal labels of a frustration level (none/mild/moderate/severe)."""
+    position = FRUSTRATION_LEVELS.index(level)
+    return {
+        "any_frustration": int(position >= 1),
+        "frustrated": int(position >= 2),
+        "severe": int(position == 3),
+    }
 
 
 @dataclass
@@ -55,12 +69,16 @@ def load_goemotions(data_dir: Path, split: str) -> list[Example]:
     with (data_dir / "goemotions" / f"{split}.tsv").open(newline="") as handle:
         for text, labels, _comment_id in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
             ids = {int(i) for i in labels.split(",")}
+            # Annoyance or disappointment says "frustrated at all" but not how much: only anger and
+            # disgust (the severe labels) also say "moderate or worse".
+            upset, angry = bool(ids & positive), bool(ids & severe)
             examples.append(
                 Example(
                     text=text,
                     source="goemotions",
-                    frustrated=int(bool(ids & positive)),
-                    severe=int(bool(ids & severe)),
+                    frustrated=1 if angry else (NO_LABEL if upset else 0),
+                    severe=int(angry),
+                    any_frustration=int(upset),
                 )
             )
     return examples
@@ -177,7 +195,7 @@ def load_customer_export(path: Path) -> list[Example]:
         if not text:
             raise ValueError(f"{path}:{number}: empty or missing 'text'")
         urgency = NO_LABEL
-        frustrated = severe = NO_LABEL
+        frustrated = severe = any_frustration = NO_LABEL
         priority = row.get("priority") or row.get("urgency")
         if priority not in (None, ""):
             level = PRIORITY_ALIASES.get(str(priority).strip().lower())
@@ -189,11 +207,24 @@ def load_customer_export(path: Path) -> list[Example]:
             level = FRUSTRATION_ALIASES.get(str(frustration).strip().lower())
             if level is None:
                 raise ValueError(f"{path}:{number}: unknown frustration label {frustration!r}")
-            frustrated = int(level != "none")
-            severe = int(level == "severe")
+            labels = frustration_labels(level)
+            frustrated, severe, any_frustration = (
+                labels["frustrated"],
+                labels["severe"],
+                labels["any_frustration"],
+            )
         if urgency == NO_LABEL and frustrated == NO_LABEL:
             raise ValueError(f"{path}:{number}: needs a 'priority' or a 'frustration' label")
-        examples.append(Example(text, "customer", frustrated=frustrated, severe=severe, urgency=urgency))
+        examples.append(
+            Example(
+                text,
+                "customer",
+                frustrated=frustrated,
+                severe=severe,
+                urgency=urgency,
+                any_frustration=any_frustration,
+            )
+        )
     return examples
 
 
@@ -208,3 +239,40 @@ def _read_rows(path: Path) -> Iterable[dict[str, object]]:
             yield from csv.DictReader(handle)
     else:
         raise ValueError(f"{path}: expected a .csv or .jsonl export")
+
+
+def corpus_examples(tickets: Sequence[CorpusTicket]) -> list[Example]:
+    """Turn corpus tickets into training texts exactly as serving reads them.
+
+    A ticket with one customer message is its subject plus body, with the ticket's labels and topic.
+    A thread gives each customer message on its own (its own labels; the trajectory is read from them)
+    and the whole thread through `thread_text`, with the ticket's labels and topic.
+    """
+    from workers.inference.conversation import MAX_MESSAGES_SCORED, thread_text
+
+    examples = []
+    for ticket in tickets:
+        customer = ticket.customer_messages[-MAX_MESSAGES_SCORED:]
+        whole = {
+            **frustration_labels(ticket.frustration),
+            "urgency": URGENCY_LEVELS.index(ticket.urgency),
+            "topic": TOPICS.index(ticket.topic),
+        }
+        if len(customer) == 1:
+            text = f"{ticket.subject}\n\n{customer[0].body}" if ticket.subject else customer[0].body
+            examples.append(Example(text, "support_corpus", **whole))
+            continue
+        for message in customer:
+            assert message.frustration is not None and message.urgency is not None
+            examples.append(
+                Example(
+                    message.body,
+                    "support_corpus",
+                    urgency=URGENCY_LEVELS.index(message.urgency),
+                    **frustration_labels(message.frustration),
+                )
+            )
+        examples.append(
+            Example(thread_text(ticket.subject, [m.body for m in customer]), "support_corpus", **whole)
+        )
+    return examples

@@ -15,12 +15,15 @@ import numpy as np
 from workers.inference.artifacts_io import CALIBRATION_FILE, METADATA_FILE, SHIPPED_DIR
 from workers.inference.backbone import MINILM_SAFETENSORS_SHA256, MINILM_WHEEL_SHA256
 from workers.inference.calibration import Calibration, save_calibrations
-from workers.inference.model import AdapterConfig
+from workers.inference.model import FRUSTRATION_OUTPUTS, URGENCY_CLASSES, AdapterConfig
 from workers.training.calibrate import fit_calibration
+from workers.training.corpus import CORPUS_DIR, CorpusTicket, load_split
 from workers.training.data import (
     DEFAULT_DATA_DIR,
     NO_LABEL,
+    SPLIT_SEED,
     Example,
+    corpus_examples,
     load_customer_export,
     load_splits,
     split_calibration,
@@ -33,7 +36,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "triage-minilm-l6-lora"
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"
+# Stage 2 (support register): public rows replayed beside the corpus so the general signal stays.
+SUPPORT_REPLAY_FRUSTRATION = 4_000
+SUPPORT_REPLAY_URGENCY = 3_000
 # Public examples mixed into a customer fine-tune so the model does not forget the general signal.
 REPLAY_PER_TASK = 2_000
 CUSTOMER_DEV_FRACTION = 0.2
@@ -51,6 +57,11 @@ def write_metadata(output_dir: Path, config: TrainConfig, *, version: str, extra
             "weights_sha256": MINILM_SAFETENSORS_SHA256,
         },
         "adapter": config.adapter.to_dict(),
+        "heads": {
+            "frustration": FRUSTRATION_OUTPUTS,
+            "urgency": URGENCY_CLASSES,
+            "topic": config.topic_classes,
+        },
         "train_max_length": config.max_length,
         "seed": config.seed,
     } | extra
@@ -187,3 +198,110 @@ def fine_tune_on_export(
         threads=config.threads,
         base=base,
     )
+
+
+def support_tune(
+    output_dir: Path,
+    *,
+    base_dir: Path,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    corpus_dir: Path = CORPUS_DIR,
+    config: TrainConfig | None = None,
+    corpus_epochs: float = 3.0,
+    device: str = "cpu",
+    progress: Callable[[int, int, float], None] | None = None,
+) -> Calibration:
+    """Stage 2: continue the public-data model on the support corpus, with public rows replayed.
+
+    Calibration and thresholds come from the calibration half of the corpus dev split (tickets scored
+    as serving reads them) and, for urgency, also the public urgency calibration half. The corpus test
+    split is never read here.
+    """
+    base_meta = json.loads((base_dir / METADATA_FILE).read_text())
+    config = config or replace(TrainConfig(), adapter_lr=5e-4, head_lr=2e-3, epochs=1.0, urgency_epochs=1.0)
+    config.adapter = AdapterConfig(**base_meta["adapter"])
+    corpus_train = corpus_examples(load_split("train", corpus_dir))
+    splits = load_splits(data_dir)
+    frustration_replay = subsample(splits.frustration_train, SUPPORT_REPLAY_FRUSTRATION, config.seed)
+    urgency_replay = subsample(splits.urgency_train, SUPPORT_REPLAY_URGENCY, config.seed)
+    log.info(
+        "support corpus: %d training texts; replay %d + %d",
+        len(corpus_train),
+        len(frustration_replay),
+        len(urgency_replay),
+    )
+    train(
+        config,
+        frustration_replay,
+        urgency_replay,
+        output_dir,
+        init_from=base_dir,
+        device=device,
+        progress=progress,
+        corpus_train=corpus_train,
+        corpus_epochs=corpus_epochs,
+    )
+    write_metadata(
+        output_dir,
+        config,
+        version=MODEL_VERSION,
+        extra={
+            "base_model": f"{base_meta['name']}-{base_meta['version']}",
+            "data": public_data_summary(config)
+            | {
+                "support_corpus": f"workers/training/corpus/train ({len(corpus_train)} texts), "
+                f"{corpus_epochs} passes; public replay {len(frustration_replay)} GoEmotions + "
+                f"{len(urgency_replay)} urgency rows",
+                "calibration": "calibration half (seeded) of the corpus dev split, plus the public urgency "
+                "calibration half for urgency",
+            },
+            "support_corpus_epochs": corpus_epochs,
+        },
+    )
+    corpus_calib, _ = split_corpus_dev(load_split("dev", corpus_dir))
+    public_urgency_calib, _ = split_calibration(splits.urgency_dev)
+    return calibrate_support(
+        output_dir, corpus_examples(corpus_calib), public_urgency_calib, device=device, threads=config.threads
+    )
+
+
+def calibrate_support(
+    artifact_dir: Path,
+    corpus_calib: Sequence[Example],
+    urgency_calib: Sequence[Example],
+    *,
+    device: str,
+    threads: int,
+) -> Calibration:
+    """Fit calibration for fp32 and CPU int8 on the corpus dev calibration half; write calibration.json."""
+    from workers.inference.runtime import InferenceRuntime
+
+    tickets = [e for e in corpus_calib if e.topic != NO_LABEL]  # whole tickets, as the product scores them
+    urgency = [*tickets, *urgency_calib]
+    calibrations: dict[str, Calibration] = {}
+    paths: tuple[tuple[Precision, str], ...] = (("fp32", device), ("int8", "cpu"))
+    for precision, where in paths:
+        runtime = InferenceRuntime.load(artifact_dir, device=where, precision=precision, threads=threads)
+        ticket_logits = runtime.logits([e.text for e in tickets])
+        calibrations[precision] = fit_calibration(
+            ticket_logits.frustration,
+            np.array([e.frustrated for e in tickets]),
+            np.array([e.severe for e in tickets]),
+            runtime.logits([e.text for e in urgency]).urgency,
+            np.array([e.urgency for e in urgency]),
+            any_frustration=np.array([e.any_frustration for e in tickets]),
+            topic_logits=ticket_logits.topic,
+            topic=np.array([e.topic for e in tickets]),
+        )
+    for name in ("frustration_threshold", "severe_threshold", "mild_threshold"):
+        setattr(calibrations["int8"], name, getattr(calibrations["fp32"], name))
+    save_calibrations(artifact_dir / CALIBRATION_FILE, calibrations)
+    return calibrations["fp32"]
+
+
+def split_corpus_dev(tickets: Sequence[CorpusTicket]) -> tuple[list[CorpusTicket], list[CorpusTicket]]:
+    """Halve the corpus dev split by ticket with a fixed seed: calibration half, report half."""
+    shuffled = sorted(tickets, key=lambda t: t.id)
+    random.Random(SPLIT_SEED).shuffle(shuffled)
+    half = len(shuffled) // 2
+    return shuffled[:half], shuffled[half:]

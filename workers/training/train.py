@@ -15,9 +15,19 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from service.domain import TOPICS
 from workers.inference.artifacts_io import ARTIFACT_FORMAT, save_weights
 from workers.inference.backbone import load_backbone, minilm_spec
-from workers.inference.model import FRUSTRATED, SEVERE, AdapterConfig, TriageNet, add_adapters
+from workers.inference.model import (
+    ANY_FRUSTRATION,
+    FRUSTRATED,
+    SEVERE,
+    AdapterConfig,
+    HeadOutputs,
+    HeadSizes,
+    TriageNet,
+    add_adapters,
+)
 from workers.training.data import NO_LABEL, Example
 
 log = logging.getLogger(__name__)
@@ -41,6 +51,10 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_fraction: float = 0.06
     threads: int = 1
+    # A topic head (what the ticket is about) learns from the support corpus; 0 leaves it out.
+    topic_classes: int = len(TOPICS)
+    # Texts per corpus pass; tickets run longer than the public rows, so they get a longer window.
+    corpus_max_length: int = 128
     # Batches are length-sorted inside windows of this many batches: far less padding, still shuffled.
     sort_window_batches: int = 50
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
@@ -80,28 +94,34 @@ def epoch_batches(
     return batches
 
 
-def build_network(adapter: AdapterConfig) -> tuple[TriageNet, PreTrainedTokenizerBase]:
+def build_network(
+    adapter: AdapterConfig, sizes: HeadSizes | None = None
+) -> tuple[TriageNet, PreTrainedTokenizerBase]:
     """Load the verified backbone, add LoRA adapters and fresh heads."""
     encoder, tokenizer = load_backbone(minilm_spec())
-    return TriageNet(add_adapters(encoder, adapter), encoder.config.hidden_size), tokenizer
+    return TriageNet(add_adapters(encoder, adapter), encoder.config.hidden_size, sizes=sizes), tokenizer
 
 
-def task_loss(
-    frustration_logits: torch.Tensor, urgency_logits: torch.Tensor, batch: Sequence[Example]
-) -> torch.Tensor:
+def task_loss(outputs: HeadOutputs, batch: Sequence[Example]) -> torch.Tensor:
     """Sum the losses of the labels each example carries; missing labels contribute nothing."""
+    frustration_logits = outputs.frustration
     device = frustration_logits.device
-    frustrated = torch.tensor([e.frustrated for e in batch], device=device)
-    severe = torch.tensor([e.severe for e in batch], device=device)
-    urgency = torch.tensor([e.urgency for e in batch], device=device)
+
+    def labels(name: str) -> torch.Tensor:
+        return torch.tensor([getattr(e, name) for e in batch], device=device)
+
     loss = frustration_logits.sum() * 0.0
     bce = nn.functional.binary_cross_entropy_with_logits
-    if (has := frustrated != NO_LABEL).any():
-        loss = loss + bce(frustration_logits[has, FRUSTRATED], frustrated[has].float())
-    if (has := severe != NO_LABEL).any():
-        loss = loss + bce(frustration_logits[has, SEVERE], severe[has].float())
-    if (has := urgency != NO_LABEL).any():
-        loss = loss + nn.functional.cross_entropy(urgency_logits[has], urgency[has])
+    binary = [("frustrated", FRUSTRATED), ("severe", SEVERE)]
+    if frustration_logits.shape[1] > ANY_FRUSTRATION:
+        binary.append(("any_frustration", ANY_FRUSTRATION))
+    for name, column in binary:
+        if (has := (target := labels(name)) != NO_LABEL).any():
+            loss = loss + bce(frustration_logits[has, column], target[has].float())
+    if (has := (urgency := labels("urgency")) != NO_LABEL).any():
+        loss = loss + nn.functional.cross_entropy(outputs.urgency[has], urgency[has])
+    if outputs.topic.shape[1] and (has := (topic := labels("topic")) != NO_LABEL).any():
+        loss = loss + nn.functional.cross_entropy(outputs.topic[has], topic[has])
     return loss
 
 
@@ -114,6 +134,8 @@ def train(
     init_from: Path | None = None,
     device: str = "cpu",
     progress: Callable[[int, int, float], None] | None = None,
+    corpus_train: Sequence[Example] = (),
+    corpus_epochs: float = 0.0,
 ) -> Path:
     """Train adapters and heads, write them to `output_dir`, and return the weights path.
 
@@ -121,19 +143,23 @@ def train(
     """
     torch.set_num_threads(config.threads)
     seed_everything(config.seed)
-    network, tokenizer = build_network(config.adapter)
+    network, tokenizer = build_network(config.adapter, HeadSizes(topic=config.topic_classes))
     if init_from is not None:
         from workers.inference.artifacts_io import load_weights_into
 
-        load_weights_into(network, init_from)
+        load_weights_into(network, init_from, widen=True)
     network.to(device).train()
     rng = random.Random(config.seed)
     batches = epoch_batches(frustration_train, config.epochs, config, rng)
     urgency_epochs = config.epochs if config.urgency_epochs is None else config.urgency_epochs
     batches += epoch_batches(urgency_train, urgency_epochs, config, rng)
+    # Support tickets are longer than the public rows: their batches get the longer window.
+    corpus = epoch_batches(corpus_train, corpus_epochs, config, rng) if corpus_train else []
+    long_batches = {id(b) for b in corpus}
+    batches += corpus
     rng.shuffle(batches)
     adapter_params = [p for n, p in network.encoder.named_parameters() if p.requires_grad]
-    head_params = [*network.frustration_head.parameters(), *network.urgency_head.parameters()]
+    head_params = network.head_parameters()
     optimizer = torch.optim.AdamW(
         [
             {"params": adapter_params, "lr": config.adapter_lr},
@@ -156,11 +182,10 @@ def train(
             [e.text for e in batch],
             padding=True,
             truncation=True,
-            max_length=config.max_length,
+            max_length=config.corpus_max_length if id(batch) in long_batches else config.max_length,
             return_tensors="pt",
         ).to(device)
-        frustration_logits, urgency_logits = network(encoded["input_ids"], encoded["attention_mask"])
-        loss = task_loss(frustration_logits, urgency_logits, batch)
+        loss = task_loss(network(encoded["input_ids"], encoded["attention_mask"]), batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([*adapter_params, *head_params], 1.0)
         optimizer.step()
@@ -177,7 +202,11 @@ def train(
     meta = {
         "format": ARTIFACT_FORMAT,
         "train_config": asdict(config),
-        "train_examples": {"frustration": len(frustration_train), "urgency": len(urgency_train)},
+        "train_examples": {
+            "frustration": len(frustration_train),
+            "urgency": len(urgency_train),
+            "support_corpus": len(corpus_train),
+        },
         "train_seconds": round(time.monotonic() - started, 1),
         "steps": total,
         "final_loss": round(running, 4),

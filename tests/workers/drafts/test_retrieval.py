@@ -36,17 +36,19 @@ def lexical() -> RetrievalBackend:
 
 @pytest.mark.model
 @pytest.mark.parametrize(
-    ("body", "template"),
+    ("body", "topic", "template"),
     [
-        (CHARGED, "billing-double-charge"),
-        (LOCKED, "account-access"),
-        ("Our whole team sees a 503 error, nothing loads since this morning.", "outage"),
-        ("Parcel never came, tracking stuck for a week", "shipping-delay"),
-        ("Somebody logged into my account from another country, I didn't do that", "security-concern"),
+        (CHARGED, None, "billing-double-charge"),
+        (LOCKED, None, "account-access"),
+        ("Our whole team sees a 503 error, nothing loads since this morning.", "outage", "outage"),
+        ("Parcel never came, tracking stuck for a week", None, "shipping-delay"),
+        ("Somebody logged into my account from another country, I didn't do that", None, "security-concern"),
+        ("How do I add a second user to our workspace?", None, "how-to"),
+        ("Just wanted to say thank you, Maria sorted everything out in five minutes!", None, "praise"),
     ],
 )
-def test_minilm_ranks_the_template_for_what_the_customer_said_first(minilm, body, template):
-    drafts = minilm.drafts(request(body, frustration=0.6, evidence=body[:40]))
+def test_minilm_ranks_the_template_for_what_the_customer_said_first(minilm, body, topic, template):
+    drafts = minilm.drafts(request(body, frustration=0.6, evidence=body[:40], topic=topic))
 
     assert drafts[0].template_id == template
     assert [d.rank for d in drafts] == [1, 2, 3]
@@ -90,8 +92,32 @@ def test_drafts_never_echo_personal_data_or_promise_refunds_or_deadlines(lexical
         assert draft.template_id != "billing-refund-approved"
 
 
+@pytest.mark.model
+def test_a_template_stating_an_incident_needs_the_outage_topic_not_similar_words(minilm):
+    # Furious about waiting and a looping bot: "nothing works" and "down" must not link it to an incident.
+    body = "I've waited 3 hours, your chat bot loops, nothing works and your support is down. Useless!"
+    guessed = minilm.drafts(request(body, frustration=0.9, evidence=body[:40]))
+    as_complaint = minilm.drafts(
+        request(body, frustration=0.9, evidence=body[:40], topic="service_complaint")
+    )
+    unsure = minilm.drafts(request(body, frustration=0.9, topic="outage", topic_probability=0.3))
+
+    for drafts in (guessed, as_complaint, unsure):
+        assert "outage" not in [d.template_id for d in drafts]
+        assert all("incident" not in d.text for d in drafts)
+    assert as_complaint[0].template_id == "service-complaint"
+
+
+def test_below_the_similarity_floor_the_drafts_claim_nothing_specific(lexical):
+    drafts = lexical.drafts(request("zzqx vvkp", frustration=0.5))
+
+    assert drafts[0].template_id == "acknowledge"
+
+
 def test_refund_template_offered_only_where_the_policy_allows_it(lexical):
-    plain = request("Refund my double charge, I was charged for a cancelled order", frustration=0.6)
+    plain = request(
+        "Refund my double charge, I was charged for a cancelled order", frustration=0.6, topic="refund"
+    )
     allowed = DraftRequest(plain.ticket, plain.triage, DraftRules(allow_promises=["refund"]))
 
     assert "billing-refund-approved" not in [d.template_id for d in lexical.drafts(plain)]

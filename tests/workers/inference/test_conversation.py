@@ -68,7 +68,15 @@ def test_every_customer_message_is_scored_in_one_batch() -> None:
     first = ticket((C, "Where is my order?"), (A, "Looking."), (C, "Still nothing!"))
     second = ticket((C, "Hello"))
     score_tickets(classifier, [(first, []), (second, [])])
-    assert classifier.calls == [["Where is my order?", "Still nothing!", "Order 123\n\nHello"]]
+    # A thread is also read whole (subject, earlier messages, latest), for its open need and topic.
+    assert classifier.calls == [
+        [
+            "Where is my order?",
+            "Still nothing!",
+            "Order 123\n\nWhere is my order?\n\nStill nothing!",
+            "Order 123\n\nHello",
+        ]
+    ]
 
 
 def test_rising_frustration_raises_the_level_and_says_why() -> None:

@@ -12,6 +12,7 @@ from service.domain import (
     FrustrationScore,
     Message,
     Ticket,
+    TopicScore,
     Triage,
     UrgencyScore,
 )
@@ -55,6 +56,8 @@ def triage(
     reason_codes: list[str] | None = None,
     contacts: list[dict[str, Any]] | None = None,
     evidence: str = "does not work",
+    topic: str | None = None,
+    topic_probability: float = 0.9,
 ) -> Triage:
     level = frustration_level or (
         FRUSTRATION_LEVELS[min(3, int((frustration or 0) * 4))] if frustration is not None else None
@@ -77,6 +80,7 @@ def triage(
         reason_codes=reason_codes or [],
         model_version="test-1",
         history={"contacts": contacts or []},
+        topic=TopicScore(label=topic, probability=topic_probability) if topic else None,
     )
 
 

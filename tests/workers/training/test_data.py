@@ -41,11 +41,14 @@ def test_calibration_and_report_halves_do_not_overlap() -> None:
 
 
 @needs_data
-def test_goemotions_anger_counts_as_severe_and_frustrated() -> None:
+def test_goemotions_anger_counts_as_severe_and_frustrated_and_annoyance_as_any_frustration() -> None:
     dev = load_goemotions(DEFAULT_DATA_DIR, "dev")
     assert len(dev) == 5426
-    assert all(e.frustrated == 1 for e in dev if e.severe == 1)
-    assert 0.1 < sum(e.frustrated for e in dev) / len(dev) < 0.3
+    assert all(e.frustrated == 1 and e.any_frustration == 1 for e in dev if e.severe == 1)
+    # Annoyance alone says "frustrated at all", not how much: no label for "moderate or worse".
+    assert all(e.frustrated == NO_LABEL for e in dev if e.any_frustration == 1 and e.severe == 0)
+    assert all(e.frustrated == 0 for e in dev if e.any_frustration == 0)
+    assert 0.1 < sum(e.any_frustration for e in dev) / len(dev) < 0.3
 
 
 def test_customer_csv_with_priorities(tmp_path: Path) -> None:
@@ -61,7 +64,7 @@ def test_customer_jsonl_with_frustration_labels(tmp_path: Path) -> None:
     rows = [{"text": "You are useless", "frustration": "severe"}, {"text": "Thanks!", "frustration": "none"}]
     export.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     examples = load_customer_export(export)
-    assert [(e.frustrated, e.severe) for e in examples] == [(1, 1), (0, 0)]
+    assert [(e.frustrated, e.severe, e.any_frustration) for e in examples] == [(1, 1, 1), (0, 0, 0)]
 
 
 def test_unknown_label_names_the_line(tmp_path: Path) -> None:

@@ -111,3 +111,19 @@ def test_json_answers_carry_nosniff_and_no_framing(client, auth, enqueued) -> No
     assert response.headers["x-frame-options"] == "DENY"
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert client.get("/v1/tickets/nope", headers=auth).headers["x-content-type-options"] == "nosniff"
+
+
+def test_openapi_says_an_edited_draft_needs_non_blank_text(client) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["DraftVerdict"]
+
+    assert schema["if"]["properties"]["verdict"] == {"const": "edited"}
+    assert "text" in schema["then"]["required"] and schema["then"]["properties"]["text"]["pattern"] == "\\S"
+
+
+def test_openapi_documents_every_webhook_body(client) -> None:
+    spec = client.get("/openapi.json").json()
+    webhook_posts = [ops["post"] for path, ops in spec["paths"].items() if path.startswith("/v1/webhooks/")]
+
+    assert len(webhook_posts) == 12
+    assert all("schema" in op["requestBody"]["content"]["application/json"] for op in webhook_posts)
+    assert {"ZendeskTrigger", "FreshdeskRule", "IntercomNotification"} <= set(spec["components"]["schemas"])

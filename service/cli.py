@@ -56,8 +56,10 @@ def worker_command(
     return args
 
 
-def api_command(host: str, port: int) -> list[str]:
-    """Return the command line of one uvicorn process serving the API."""
+def api_command(host: str, port: int, settings: Settings | None = None) -> list[str]:
+    """Return the command line of one uvicorn process serving the API, with its client limits."""
+    from service.server import uvicorn_flags
+
     return [
         sys.executable,
         "-m",
@@ -69,6 +71,7 @@ def api_command(host: str, port: int) -> list[str]:
         str(port),
         "--log-level",
         "warning",
+        *uvicorn_flags(settings or get_settings()),
     ]
 
 
@@ -124,7 +127,7 @@ def serve(
     try:
         children.append(
             subprocess.Popen(
-                api_command(host, port),
+                api_command(host, port, settings),
                 # The API gets its own metrics directory: sharing the worker's would export API
                 # samples from the worker's /metrics too.
                 env={**env, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="triage-api-metrics-")},
@@ -204,7 +207,16 @@ def api(
     """Run the API alone (production: migrate first with `triage migrate`)."""
     import uvicorn
 
-    uvicorn.run("service.asgi:app", host=host, port=port, workers=workers, proxy_headers=True)
+    from service.server import uvicorn_options
+
+    uvicorn.run(
+        "service.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        **uvicorn_options(get_settings()),
+    )
 
 
 @app.command()

@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         False, description="Serve the API's /metrics without an API key (keep false unless it is firewalled)."
     )
+    api_request_read_timeout_seconds: float = Field(
+        15.0, gt=0, description="A request not fully received this long after its first byte is dropped."
+    )
+    api_keep_alive_timeout_seconds: int = Field(
+        5, ge=1, description="An idle keep-alive connection to the API is closed after this long."
+    )
+    api_max_connections: int = Field(
+        512, ge=1, description="Connections the API serves at once; more are answered 503."
+    )
     enqueue_timeout_seconds: float = Field(
         2.0, gt=0, description="How long intake waits for Redis before leaving the ticket to the sweep."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -17,9 +18,10 @@ from service.deps import build_state
 from service.feedback.router import router as feedback_router
 from service.health.router import router as health_router
 from service.logs import configure_logging
-from service.middleware import BodyLimitMiddleware
+from service.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from service.tickets.router import router as tickets_router
 from service.webhooks.router import router as webhooks_router
+from service.webhooks.router import webhook_body_schemas
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = sessions
     app.state.tenants = tenants
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)  # outside the body limit: its 413 and 422 get them too
     metrics.install(app)  # after the other middleware, so request metrics wrap them
 
     @app.exception_handler(OperationalError)
@@ -58,4 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(assist_router)
     app.include_router(feedback_router)
+
+    def openapi() -> dict[str, Any]:
+        """Return the schema with each vendor's webhook body, which the routes read as raw bytes."""
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(webhook_body_schemas())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -96,7 +96,8 @@ INTAKE_DURATION = Histogram(
 )
 WEBHOOKS_RECEIVED = Counter(
     "triage_webhooks_received_total",
-    "Helpdesk webhooks by connector and outcome: accepted, duplicate, ignored, bad_signature, invalid.",
+    "Helpdesk webhooks by connector and outcome: accepted, duplicate, ignored, bad_signature, invalid, "
+    "conflict.",
     ["connector", "outcome"],
 )
 
@@ -130,7 +131,7 @@ def observe_intake(submit: Callable[P, R]) -> Callable[P, R]:
         delivery = bound.arguments.get("delivery")
         tenant = getattr(bound.arguments.get("ticket"), "tenant", DEFAULT_TENANT)
         # The generic JSON API has no delivery id; webhooks name their connector in it.
-        connector = delivery[0] if delivery else "api"
+        connector = delivery.connector if delivery else "api"
         outcome = "error"
         started = time.perf_counter()
         try:

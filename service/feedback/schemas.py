@@ -12,7 +12,14 @@ UrgencyLevel = Literal["low", "normal", "high", "critical"]
 
 
 class DraftVerdict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The schema states what `_edited_needs_text` enforces, so clients and fuzzers see the rule.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"verdict": {"const": "edited"}}, "required": ["verdict"]},
+            "then": {"required": ["text"], "properties": {"text": {"type": "string", "pattern": "\\S"}}},
+        },
+    )
 
     rank: int = Field(ge=1, le=3, description="Which of the ranked drafts (1 = best).")
     verdict: Literal["accepted", "edited", "rejected"]

@@ -155,6 +155,8 @@ class InboundDeliveryRow(Base):
     tenant: Mapped[str] = mapped_column(String(64))
     connector: Mapped[str] = mapped_column(String(32))
     delivery_id: Mapped[str] = mapped_column(String(256))
+    # sha256 (hex) of the signed body: a reused id with other content is refused, not stored again.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     ticket_id: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 

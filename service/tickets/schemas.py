@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from service.domain import AuthorRole, Decision, Message, Ticket, Triage
+from service.ids import GENERIC_PATTERN, check_external_id
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 
 # Hard caps that hold whatever the settings say; the settings can only tighten them.
 MAX_BODY_CHARS = 100_000
 MAX_MESSAGES = 1_000
+
+
+def _date_time_string(value: Any) -> Any:
+    """Refuse numbers for a date-time: the schema says an ISO-8601 string, and `0` is not a time.
+
+    pydantic alone also reads `0` or `"1700000000"` as unix seconds, which the schema does not allow.
+    """
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or ISO_DATE.match(value) is None:
+        raise ValueError("expected an ISO-8601 date-time string")
+    return value
+
+
+DateTimeString = Annotated[datetime, BeforeValidator(_date_time_string)]
 
 
 class MessageIn(BaseModel):
@@ -19,8 +38,20 @@ class MessageIn(BaseModel):
 
     author_role: AuthorRole = AuthorRole.CUSTOMER
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
-    created_at: datetime | None = None
+    created_at: DateTimeString | None = Field(None, description="ISO-8601; without a zone it is read as UTC.")
     external_id: str | None = Field(None, max_length=128)
+
+    @field_validator("created_at")
+    @classmethod
+    def _representable_in_utc(cls, value: datetime | None) -> datetime | None:
+        """Refuse a time that leaves the calendar once moved to UTC (year 9999 at -23:59)."""
+        if value is None or value.tzinfo is None:
+            return value
+        try:
+            value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("date-time out of range") from exc
+        return value
 
 
 class TicketIn(BaseModel):
@@ -43,7 +74,13 @@ class TicketIn(BaseModel):
     )
 
     source: str = Field("api", pattern=r"^[a-z0-9_-]{1,32}$", description="Helpdesk the ticket lives in.")
-    external_id: str = Field(min_length=1, max_length=128, description="The ticket's id in its helpdesk.")
+    external_id: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=GENERIC_PATTERN,
+        description="The ticket's id in its helpdesk. Zendesk, Freshdesk, Zammad and Help Scout: a "
+        "positive integer; Intercom: digits; other sources: A-Z a-z 0-9 . _ : - without `..`.",
+    )
     subject: str = Field("", max_length=1_000)
     messages: list[MessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
     requester_id: str | None = Field(None, max_length=256)
@@ -52,6 +89,12 @@ class TicketIn(BaseModel):
     language: str | None = Field(None, max_length=16)
     group: str | None = Field(None, max_length=128)
     brand: str | None = Field(None, max_length=128)
+
+    @field_validator("external_id")
+    @classmethod
+    def _id_fits_its_source(cls, value: str, info: ValidationInfo) -> str:
+        """Refuse an id its helpdesk could not have issued: connectors put it in API paths."""
+        return check_external_id(info.data.get("source", "api"), value)
 
     def to_ticket(self, tenant: str, *, source: str | None = None) -> Ticket:
         """Return the canonical ticket for `tenant`; `source` overrides the one in the body."""

@@ -21,9 +21,23 @@ from service.storage.models import (
     TicketRow,
     TriageRow,
 )
+from service.text import strip_nul_deep
 from service.tickets.schemas import ActionOut, MessageOut, TicketOut
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboundDelivery:
+    """A webhook delivery's dedupe key and the hash of the signed content it carried."""
+
+    connector: str
+    delivery_id: str
+    content_hash: str
+
+
+class DeliveryConflict(Exception):
+    """A delivery id seen before came back with different signed content: refuse it (409)."""
 
 
 @dataclass(frozen=True)
@@ -115,14 +129,40 @@ def _find(session: Session, ticket: Ticket, *, lock: bool = False) -> TicketRow 
     return session.scalars(query.with_for_update() if lock else query).one_or_none()
 
 
-def record_delivery(session: Session, *, tenant: str, connector: str, delivery_id: str) -> bool:
-    """Remember an inbound delivery id; return False if it was seen before (a retried webhook)."""
+def record_delivery(session: Session, *, tenant: str, delivery: InboundDelivery) -> bool:
+    """Remember an inbound delivery; return False if it was seen before with the same content.
+
+    Raises DeliveryConflict when the id was seen with other content: a retry resends the same signed
+    bytes, so a different body under a known id is a replay or a sender bug, never a new ticket.
+    """
     try:
         with session.begin_nested():
-            session.add(InboundDeliveryRow(tenant=tenant, connector=connector, delivery_id=delivery_id))
+            session.add(
+                InboundDeliveryRow(
+                    tenant=tenant,
+                    connector=delivery.connector,
+                    delivery_id=delivery.delivery_id,
+                    content_hash=delivery.content_hash,
+                )
+            )
     except IntegrityError:
+        seen = session.scalars(
+            select(InboundDeliveryRow.content_hash).where(
+                InboundDeliveryRow.tenant == tenant,
+                InboundDeliveryRow.connector == delivery.connector,
+                InboundDeliveryRow.delivery_id == delivery.delivery_id,
+            )
+        ).one()
+        # Rows written before the hash was kept (None) cannot be compared: keep treating them as retries.
+        if seen is not None and seen != delivery.content_hash:
+            raise DeliveryConflict(delivery.connector) from None
         return False
     return True
+
+
+def without_nul(ticket: Ticket) -> Ticket:
+    """Return the ticket with NUL removed from every text (service/text.py says why)."""
+    return Ticket.model_validate(strip_nul_deep(ticket.model_dump()))
 
 
 @metrics.observe_intake
@@ -131,17 +171,19 @@ def submit(
     settings: Settings,
     ticket: Ticket,
     *,
-    delivery: tuple[str, str] | None = None,
+    delivery: InboundDelivery | None = None,
 ) -> AcceptResult:
     """Persist, commit, then enqueue. A failed enqueue still answers: the sweep picks the ticket up.
 
-    `delivery` is `(connector, delivery_id)` for webhooks; a delivery seen before changes nothing.
+    `delivery` identifies a webhook delivery; one seen before changes nothing, and one seen before
+    with other content raises DeliveryConflict. Every intake passes here, so NUL is stripped here.
     """
+    ticket = without_nul(ticket)
     for attempt in range(2):
         try:
             with sessions.begin() as session:
                 if delivery is not None and not record_delivery(
-                    session, tenant=ticket.tenant, connector=delivery[0], delivery_id=delivery[1]
+                    session, tenant=ticket.tenant, delivery=delivery
                 ):
                     existing = _find(session, ticket)
                     if existing is not None:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from service.webhooks.base import WebhookVendor
 from service.webhooks.freshdesk import FreshdeskWebhook
 from service.webhooks.helpscout import HelpScoutWebhook
 from service.webhooks.intercom import IntercomWebhook
+from service.webhooks.schemas import (
+    FreshdeskRule,
+    HelpScoutConversation,
+    IntercomNotification,
+    StandardEvent,
+    ZammadTrigger,
+    ZendeskCommentAdded,
+    ZendeskTicketCreated,
+    ZendeskTrigger,
+)
 from service.webhooks.standard import StandardWebhook
 from service.webhooks.zammad import ZammadWebhook
 from service.webhooks.zendesk import ZendeskWebhook
@@ -20,4 +32,14 @@ VENDORS: dict[str, WebhookVendor] = {
         IntercomWebhook(),
         StandardWebhook(),
     )
+}
+
+# The request bodies each vendor's webhook route documents in OpenAPI.
+VENDOR_BODIES: dict[str, list[type[BaseModel]]] = {
+    "zendesk": [ZendeskTicketCreated, ZendeskCommentAdded, ZendeskTrigger],
+    "freshdesk": [FreshdeskRule],
+    "zammad": [ZammadTrigger],
+    "helpscout": [HelpScoutConversation],
+    "intercom": [IntercomNotification],
+    "standard": [StandardEvent],
 }

@@ -15,10 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from html.parser import HTMLParser
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from service.domain import Ticket
 from service.tenants import ConnectorConfig
+from service.webhooks.schemas import payload_error
 
 # Every note the outbound connectors write ends with this marker and the action's idempotency key.
 # Intake ignores events that carry it (our own notes coming back), and the connectors look for it
@@ -138,6 +141,17 @@ def body_fingerprint(raw_body: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw_body).hexdigest()
 
 
+PayloadModel = TypeVar("PayloadModel", bound=BaseModel)
+
+
+def parse_payload(model: type[PayloadModel], payload: Any, *, prefix: str = "") -> PayloadModel:
+    """Validate a verified payload into `model`; raise PayloadError naming the first bad field."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise PayloadError(payload_error(exc, prefix=prefix)) from exc
+
+
 class _TextExtractor(HTMLParser):
     BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "blockquote"})
 
@@ -173,38 +187,6 @@ def html_to_text(value: str) -> str:
     text = "".join(parser.parts)
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
     return re.sub(r"\n\s*\n+", "\n\n", text).strip()
-
-
-def text_field(mapping: Any, key: str, *, where: str, required: bool = True) -> str:
-    """Return `mapping[key]` as a string, or raise PayloadError naming `where.key`."""
-    if not isinstance(mapping, dict):
-        raise PayloadError(f"{where}: expected an object")
-    value = mapping.get(key)
-    if value is None or value == "":
-        if required:
-            raise PayloadError(f"{where}.{key}: missing")
-        return ""
-    if isinstance(value, (dict, list)):
-        raise PayloadError(f"{where}.{key}: expected a string or number")
-    return str(value)
-
-
-def object_field(mapping: Any, key: str, *, where: str) -> dict[str, Any]:
-    if not isinstance(mapping, dict) or not isinstance(mapping.get(key), dict):
-        raise PayloadError(f"{where}.{key}: expected an object")
-    found: dict[str, Any] = mapping[key]
-    return found
-
-
-def optional_object(mapping: dict[str, Any], key: str) -> dict[str, Any]:
-    """Return `mapping[key]` if it is an object, else an empty one (optional parts of a payload)."""
-    value = mapping.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def optional_list(mapping: dict[str, Any], key: str) -> list[Any]:
-    value = mapping.get(key)
-    return value if isinstance(value, list) else []
 
 
 def is_ours(body: str, author_id: Any, config: ConnectorConfig) -> bool:

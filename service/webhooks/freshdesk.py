@@ -27,10 +27,10 @@ from service.webhooks.base import (
     body_fingerprint,
     html_to_text,
     is_ours,
-    object_field,
+    parse_payload,
     require_secrets,
-    text_field,
 )
+from service.webhooks.schemas import FreshdeskRule
 
 SECRET_HEADER = "x-triage-secret"
 EVENTS = ("ticket_created", "customer_reply")
@@ -76,29 +76,30 @@ class FreshdeskWebhook(WebhookVendor):
         tenant: str,
         raw_body: bytes,
     ) -> Normalised:
-        if not isinstance(payload, dict):
-            raise PayloadError("body: expected a JSON object")
-        event = text_field(payload, "event", where="body")
-        if event not in EVENTS:
-            return Normalised.ignore(f"event {event} is not triaged")
-        ticket_in = object_field(payload, "ticket", where="body")
-        key = "description" if event == "ticket_created" else "latest_public_comment"
-        body = html_to_text(text_field(ticket_in, key, where="ticket"))
+        rule = parse_payload(FreshdeskRule, payload)
+        if rule.event not in EVENTS:
+            return Normalised.ignore(f"event {rule.event} is not triaged")
+        ticket_in = rule.ticket
+        key = "description" if rule.event == "ticket_created" else "latest_public_comment"
+        text = getattr(ticket_in, key)
+        if not text:
+            raise PayloadError(f"ticket.{key}: missing")
+        body = html_to_text(text)
         if is_ours(body, None, config):
             return Normalised.ignore("comment written by this service")
-        tags = ticket_in.get("tags") or ""
+        tags = ticket_in.tags or []
         # `{{ticket.tags}}` renders as a comma-separated string.
-        tag_list = [t.strip() for t in tags.split(",") if t.strip()] if isinstance(tags, str) else list(tags)
+        tag_list = [t.strip() for t in tags.split(",") if t.strip()] if isinstance(tags, str) else tags
         ticket = Ticket(
             tenant=tenant,
             source=self.name,
-            external_id=text_field(ticket_in, "id", where="ticket"),
-            subject=text_field(ticket_in, "subject", where="ticket", required=False),
+            external_id=ticket_in.id,
+            subject=ticket_in.subject or "",
             messages=[Message(author_role=AuthorRole.CUSTOMER, body=body)],
-            requester_id=text_field(ticket_in, "requester_email", where="ticket", required=False) or None,
+            requester_id=ticket_in.requester_email or None,
             tags=tag_list,
-            priority=text_field(ticket_in, "priority", where="ticket", required=False) or None,
-            group=text_field(ticket_in, "group", where="ticket", required=False) or None,
+            priority=ticket_in.priority or None,
+            group=ticket_in.group or None,
         )
         # Freshdesk sends no delivery id; a retry resends the same bytes, so their hash dedupes it.
         return Normalised([Delivery(ticket, body_fingerprint(raw_body))])

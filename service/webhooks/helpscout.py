@@ -27,11 +27,10 @@ from service.webhooks.base import (
     decode_base64,
     html_to_text,
     is_ours,
-    optional_list,
-    optional_object,
+    parse_payload,
     require_secrets,
-    text_field,
 )
+from service.webhooks.schemas import HelpScoutConversation, HelpScoutTag
 
 TRIAGED_EVENTS = ("convo.created", "convo.customer.reply.created")
 
@@ -61,44 +60,30 @@ class HelpScoutWebhook(WebhookVendor):
         event = headers.get("x-helpscout-event", "")
         if event not in TRIAGED_EVENTS:
             return Normalised.ignore(f"event {event or '(none)'} is not triaged")
-        if not isinstance(payload, dict):
-            raise PayloadError("body: expected a conversation object")
-        embedded = optional_object(payload, "_embedded")
-        threads = optional_list(embedded, "threads")
-        if not threads:
-            raise PayloadError("_embedded.threads: missing")
+        conversation = parse_payload(HelpScoutConversation, payload)
         # Newest first in the API; sort by createdAt so "latest" does not depend on the order sent.
-        ordered = sorted(
-            (t for t in threads if isinstance(t, dict)), key=lambda t: str(t.get("createdAt", ""))
-        )
+        ordered = sorted(conversation.embedded.threads, key=lambda t: t.createdAt or "")
         latest = ordered[-1]
-        author = optional_object(latest, "createdBy")
-        latest_body = html_to_text(str(latest.get("body") or ""))
-        if is_ours(latest_body, author.get("id"), config):
+        latest_body = html_to_text(latest.body or "")
+        if is_ours(latest_body, latest.createdBy.id, config):
             return Normalised.ignore("thread written by this service")
-        if latest.get("type") != "customer" and author.get("type") != "customer":
+        if latest.type != "customer" and latest.createdBy.type != "customer":
             return Normalised.ignore("not a customer message")
         messages = [
-            Message(
-                author_role=AuthorRole.CUSTOMER,
-                body=html_to_text(str(t.get("body") or "")),
-                external_id=str(t["id"]) if t.get("id") is not None else None,
-            )
+            Message(author_role=AuthorRole.CUSTOMER, body=html_to_text(t.body), external_id=t.id)
             for t in ordered
-            if t.get("type") == "customer" and t.get("body")
+            if t.type == "customer" and t.body
         ]
         if not messages:
             raise PayloadError("_embedded.threads: no customer thread with a body")
-        customer = optional_object(payload, "primaryCustomer")
-        tags = optional_list(payload, "tags")
         ticket = Ticket(
             tenant=tenant,
             source=self.name,
-            external_id=text_field(payload, "id", where="body"),
-            subject=text_field(payload, "subject", where="body", required=False),
+            external_id=conversation.id,
+            subject=conversation.subject or "",
             messages=messages,
-            requester_id=str(customer["id"]) if customer.get("id") is not None else None,
-            tags=[str(t.get("tag")) if isinstance(t, dict) else str(t) for t in tags],
+            requester_id=conversation.primaryCustomer.id,
+            tags=[t.tag if isinstance(t, HelpScoutTag) else t for t in conversation.tags or []],
         )
         delivery_id = "sha256:" + hashlib.sha256(event.encode() + b"\n" + raw_body).hexdigest()
         return Normalised([Delivery(ticket, delivery_id)])

@@ -21,10 +21,9 @@ from service.webhooks.base import (
     PayloadError,
     html_to_text,
     is_ours,
-    object_field,
-    optional_object,
-    text_field,
+    parse_payload,
 )
+from service.webhooks.schemas import IntercomNotification
 
 CUSTOMER_AUTHORS = ("user", "lead", "contact")
 TOPIC_CREATED = "conversation.user.created"
@@ -43,44 +42,34 @@ class IntercomWebhook(HubSignatureVendor):
         tenant: str,
         raw_body: bytes,
     ) -> Normalised:
-        topic = text_field(payload, "topic", where="body")
+        notification = parse_payload(IntercomNotification, payload)
+        topic = notification.topic
         if topic not in (TOPIC_CREATED, TOPIC_REPLIED):
             return Normalised.ignore(f"topic {topic} is not triaged")
-        notification_id = text_field(payload, "id", where="body")
-        item = object_field(object_field(payload, "data", where="body"), "item", where="data")
+        item = notification.data.item
         if topic == TOPIC_CREATED:
-            source = object_field(item, "source", where="data.item")
-            part, where = source, "data.item.source"
+            if item.source is None:
+                raise PayloadError("data.item.source: missing")
+            part = item.source
         else:
-            parts_wrapper = optional_object(item, "conversation_parts")
-            parts = [p for p in parts_wrapper.get("conversation_parts") or [] if isinstance(p, dict)]
-            if not parts:
+            if item.conversation_parts is None or not item.conversation_parts.conversation_parts:
                 raise PayloadError("data.item.conversation_parts: missing")
-            part, where = parts[-1], "data.item.conversation_parts[-1]"
-        author = optional_object(part, "author")
-        body = html_to_text(text_field(part, "body", where=where))
-        if is_ours(body, author.get("id"), config):
+            part = item.conversation_parts.conversation_parts[-1]
+        body = html_to_text(part.body)
+        if is_ours(body, part.author.id, config):
             return Normalised.ignore("part written by this service")
-        if author.get("type") not in CUSTOMER_AUTHORS:
+        if part.author.type not in CUSTOMER_AUTHORS:
             return Normalised.ignore("not a customer message")
-        tags_wrapper = optional_object(item, "tags")
-        tags = [str(t.get("name")) for t in tags_wrapper.get("tags") or [] if isinstance(t, dict)]
-        subject = text_field(item, "title", where="data.item", required=False)
+        subject = item.title or ""
         if not subject and topic == TOPIC_CREATED:
-            subject = html_to_text(text_field(part, "subject", where=where, required=False))
+            subject = html_to_text(part.subject or "")
         ticket = Ticket(
             tenant=tenant,
             source=self.name,
-            external_id=text_field(item, "id", where="data.item"),
+            external_id=item.id,
             subject=subject,
-            messages=[
-                Message(
-                    author_role=AuthorRole.CUSTOMER,
-                    body=body,
-                    external_id=text_field(part, "id", where=where, required=False) or None,
-                )
-            ],
-            requester_id=str(author["id"]) if author.get("id") is not None else None,
-            tags=tags,
+            messages=[Message(author_role=AuthorRole.CUSTOMER, body=body, external_id=part.id or None)],
+            requester_id=part.author.id,
+            tags=[tag.name for tag in item.tags.tags],
         )
-        return Normalised([Delivery(ticket, notification_id)])
+        return Normalised([Delivery(ticket, notification.id)])

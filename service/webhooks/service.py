@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -13,7 +15,7 @@ from service.config import Settings
 from service.domain import Message, Ticket
 from service.tenants import ConnectorConfig
 from service.tickets import service as tickets
-from service.webhooks.base import Normalised, PayloadError, WebhookVendor
+from service.webhooks.base import Normalised, PayloadError, SignatureError, WebhookVendor
 from service.webhooks.schemas import WebhookAccepted, WebhookTicket
 
 log = logging.getLogger(__name__)
@@ -32,10 +34,15 @@ def verify_and_normalise(
     lowered = {k.lower(): v for k, v in headers.items()}
     # Nothing of the body is looked at before the signature holds: an attacker's JSON never reaches
     # the parser.
-    vendor.verify(raw_body, lowered, config, now=now or datetime.now(UTC))
+    try:
+        vendor.verify(raw_body, lowered, config, now=now or datetime.now(UTC))
+    except (ValueError, TypeError, OverflowError) as exc:
+        # Headers are whatever an anonymous caller sent (non-ASCII bytes, 20-digit timestamps): a
+        # verifier that trips on one has not proven anything, so the request is refused, never a 500.
+        raise SignatureError(f"malformed signature headers ({type(exc).__name__})") from exc
     try:
         payload = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise PayloadError(f"body: not valid JSON ({type(exc).__name__})") from exc
     return vendor.normalise(payload, lowered, config, tenant=tenant, raw_body=raw_body)
 
@@ -56,19 +63,43 @@ def fit_limits(ticket: Ticket, settings: Settings) -> Ticket:
     return ticket.model_copy(update={"messages": trimmed})
 
 
+PLAIN_DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def delivery_key(delivery_id: str) -> str:
+    """Return the id to dedupe on: the sender's id if short printable ASCII, else its hash.
+
+    Ids come from headers or signed bodies of any length and charset; the column holds 256
+    characters and PostgreSQL refuses NUL, so anything unusual is stored as its digest instead.
+    """
+    if PLAIN_DELIVERY_ID.fullmatch(delivery_id):
+        return delivery_id
+    return "sha256:" + hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def submit_all(
-    sessions: sessionmaker[Session], settings: Settings, connector: str, outcome: Normalised
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    connector: str,
+    outcome: Normalised,
+    *,
+    raw_body: bytes,
 ) -> WebhookAccepted:
-    """Submit every ticket of a webhook through the intake seam, deduped on its delivery id."""
+    """Submit every ticket of a webhook through the intake seam, deduped on its delivery id.
+
+    Raises DeliveryConflict when a known delivery id arrives with a different signed body.
+    """
     if outcome.ignored is not None:
         return WebhookAccepted(status="ignored", reason=outcome.ignored)
+    # Every vendor signs the raw body, so its hash ties the delivery id to what was signed.
+    content_hash = hashlib.sha256(raw_body).hexdigest()
     stored = []
     for delivery in outcome.deliveries:
         result = tickets.submit(
             sessions,
             settings,
             fit_limits(delivery.ticket, settings),
-            delivery=(connector, delivery.delivery_id),
+            delivery=tickets.InboundDelivery(connector, delivery_key(delivery.delivery_id), content_hash),
         )
         stored.append(
             WebhookTicket(

@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,6 +34,7 @@ from service.webhooks.base import (
 
 SECRET_PREFIX = "whsec_"
 EVENTS = ("ticket.created", "ticket.replied")
+UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def signing_key(secret: bytes) -> bytes:
@@ -68,10 +70,11 @@ class StandardWebhook(WebhookVendor):
         signatures = headers.get("webhook-signature")
         if not (msg_id and timestamp and signatures):
             raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature")
-        if not timestamp.isdigit():
+        # ASCII digits, at most 12 of them: str.isdigit() also passes "²" (int() then raises) and
+        # 20 digits overflow datetime; both were 500s for an anonymous caller.
+        if UNIX_SECONDS.fullmatch(timestamp) is None:
             raise SignatureError("webhook-timestamp is not unix seconds")
-        sent = datetime.fromtimestamp(int(timestamp), tz=UTC)
-        if abs((now - sent).total_seconds()) > config.timestamp_tolerance_seconds:
+        if abs(now.timestamp() - int(timestamp)) > config.timestamp_tolerance_seconds:
             raise SignatureError("webhook-timestamp outside the allowed window")
         message = f"{msg_id}.{timestamp}.".encode() + raw_body
         expected = [hmac_digest(key, message, "sha256") for key in keys]

@@ -33,13 +33,15 @@ from service.webhooks.base import (
     decode_base64,
     html_to_text,
     is_ours,
-    object_field,
-    optional_object,
+    parse_payload,
     require_secrets,
-    text_field,
 )
-
-TEMPLATE = "zendesk-trigger-v1"
+from service.webhooks.schemas import (
+    ZendeskCommentAdded,
+    ZendeskOtherEvent,
+    ZendeskTicketCreated,
+    ZendeskTrigger,
+)
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -63,7 +65,10 @@ class ZendeskWebhook(WebhookVendor):
         if not signature or not timestamp:
             raise SignatureError("missing Zendesk signature headers")
         # The timestamp is inside the signed bytes, so checking its age stops replays of old requests.
-        age = abs((now - parse_timestamp(timestamp)).total_seconds())
+        try:
+            age = abs((now - parse_timestamp(timestamp)).total_seconds())
+        except OverflowError as exc:  # year 1 or 9999 with an offset leaves the calendar in UTC
+            raise SignatureError("signature timestamp out of range") from exc
         if age > config.timestamp_tolerance_seconds:
             raise SignatureError("signature timestamp outside the allowed window")
         if not any_digest_matches(decode_base64(signature), secrets, timestamp.encode() + raw_body, "sha256"):
@@ -80,94 +85,81 @@ class ZendeskWebhook(WebhookVendor):
     ) -> Normalised:
         if not isinstance(payload, dict):
             raise PayloadError("body: expected a JSON object")
-        if payload.get("triage_template") == TEMPLATE:
-            return self._trigger(payload, headers, config, tenant, raw_body)
-        kind = payload.get("type")
-        if not isinstance(kind, str):
-            raise PayloadError("type: missing (expected a Zendesk event or the triage trigger template)")
+        if "triage_template" in payload:
+            trigger = parse_payload(ZendeskTrigger, payload)
+            return self._trigger(trigger, headers, config, tenant, raw_body)
+        kind = parse_payload(ZendeskOtherEvent, payload).type
         if kind == "zen:event-type:ticket.created":
-            return self._created(payload, config, tenant)
+            return self._created(parse_payload(ZendeskTicketCreated, payload), config, tenant)
         if kind == "zen:event-type:ticket.comment_added":
-            return self._comment_added(payload, config, tenant)
-        return Normalised.ignore(f"event type {kind} is not triaged")
+            return self._comment_added(parse_payload(ZendeskCommentAdded, payload), config, tenant)
+        return Normalised.ignore(f"event type {kind[:64]} is not triaged")
 
-    def _created(self, payload: dict[str, Any], config: ConnectorConfig, tenant: str) -> Normalised:
-        event_id = text_field(payload, "id", where="body")
-        detail = object_field(payload, "detail", where="body")
-        ticket_id = text_field(detail, "id", where="detail")
-        body = html_to_text(text_field(detail, "description", where="detail"))
-        requester = text_field(detail, "requester_id", where="detail", required=False) or None
-        if is_ours(body, requester, config):
+    def _created(self, event: ZendeskTicketCreated, config: ConnectorConfig, tenant: str) -> Normalised:
+        detail = event.detail
+        body = html_to_text(detail.description)
+        if is_ours(body, detail.requester_id, config):
             return Normalised.ignore("ticket created by this service")
         ticket = Ticket(
             tenant=tenant,
             source=self.name,
-            external_id=ticket_id,
-            subject=text_field(detail, "subject", where="detail", required=False),
+            external_id=detail.id,
+            subject=detail.subject or "",
             messages=[Message(author_role=AuthorRole.CUSTOMER, body=body)],
-            requester_id=requester,
-            tags=[str(t) for t in detail.get("tags") or []],
+            requester_id=detail.requester_id or None,
+            tags=detail.tags or [],
             # Event payloads spell priorities in capitals ("HIGH"); the API and triggers in lower case.
-            priority=text_field(detail, "priority", where="detail", required=False).lower() or None,
-            group=text_field(detail, "group_id", where="detail", required=False) or None,
+            priority=(detail.priority or "").lower() or None,
+            group=detail.group_id or None,
         )
-        return Normalised([Delivery(ticket, event_id)])
+        return Normalised([Delivery(ticket, event.id)])
 
-    def _comment_added(self, payload: dict[str, Any], config: ConnectorConfig, tenant: str) -> Normalised:
-        event_id = text_field(payload, "id", where="body")
-        detail = object_field(payload, "detail", where="body")
-        comment = object_field(object_field(payload, "event", where="body"), "comment", where="event")
-        author = optional_object(comment, "author")
-        body = html_to_text(text_field(comment, "body", where="event.comment"))
-        if is_ours(body, author.get("id"), config):
+    def _comment_added(self, event: ZendeskCommentAdded, config: ConnectorConfig, tenant: str) -> Normalised:
+        detail, comment = event.detail, event.event.comment
+        body = html_to_text(comment.body)
+        if is_ours(body, comment.author.id, config):
             return Normalised.ignore("comment written by this service")
-        if author.get("is_staff") or comment.get("is_public") is False:
+        if comment.author.is_staff or comment.is_public is False:
             return Normalised.ignore("not a customer message")
         ticket = Ticket(
             tenant=tenant,
             source=self.name,
-            external_id=text_field(detail, "id", where="detail"),
-            subject=text_field(detail, "subject", where="detail", required=False),
-            messages=[
-                Message(
-                    author_role=AuthorRole.CUSTOMER,
-                    body=body,
-                    external_id=text_field(comment, "id", where="event.comment", required=False) or None,
-                )
-            ],
-            requester_id=text_field(detail, "requester_id", where="detail", required=False) or None,
-            tags=[str(t) for t in detail.get("tags") or []],
-            priority=text_field(detail, "priority", where="detail", required=False).lower() or None,
+            external_id=detail.id,
+            subject=detail.subject or "",
+            messages=[Message(author_role=AuthorRole.CUSTOMER, body=body, external_id=comment.id or None)],
+            requester_id=detail.requester_id or None,
+            tags=detail.tags or [],
+            priority=(detail.priority or "").lower() or None,
         )
-        return Normalised([Delivery(ticket, event_id)])
+        return Normalised([Delivery(ticket, event.id)])
 
     def _trigger(
         self,
-        payload: dict[str, Any],
+        trigger: ZendeskTrigger,
         headers: Mapping[str, str],
         config: ConnectorConfig,
         tenant: str,
         raw_body: bytes,
     ) -> Normalised:
-        body = html_to_text(text_field(payload, "latest_comment", where="body"))
-        if is_ours(body, payload.get("author_id"), config):
+        body = html_to_text(trigger.latest_comment)
+        if is_ours(body, trigger.author_id, config):
             return Normalised.ignore("comment written by this service")
-        tags = payload.get("tags") or ""
         # `{{ticket.tags}}` renders as one space-separated string.
-        tag_list = tags.split() if isinstance(tags, str) else [str(t) for t in tags]
+        tags = trigger.tags or []
         ticket = Ticket(
             tenant=tenant,
             source=self.name,
-            external_id=text_field(payload, "ticket_id", where="body"),
-            subject=text_field(payload, "subject", where="body", required=False),
+            external_id=trigger.ticket_id,
+            subject=trigger.subject or "",
             messages=[Message(author_role=AuthorRole.CUSTOMER, body=body)],
-            requester_id=text_field(payload, "requester_id", where="body", required=False) or None,
-            tags=tag_list,
-            priority=text_field(payload, "priority", where="body", required=False) or None,
-            group=text_field(payload, "group", where="body", required=False) or None,
+            requester_id=trigger.requester_id or None,
+            tags=tags.split() if isinstance(tags, str) else tags,
+            priority=trigger.priority or None,
+            group=trigger.group or None,
         )
-        # Trigger webhooks carry no event id in the body; the invocation id header is the next best
-        # thing (whether Zendesk keeps it across its retries is unverified: a resent message is also
-        # caught by the intake's message dedupe), else the body's hash.
-        delivery_id = headers.get("x-zendesk-webhook-invocation-id") or body_fingerprint(raw_body)
-        return Normalised([Delivery(ticket, delivery_id)])
+        # Trigger webhooks carry no event id in the body, and the invocation id header is not signed:
+        # a captured request replayed with a new header would pass as new. The signature covers the
+        # timestamp and the body, so their hash is the delivery id: a replay inside the window is a
+        # duplicate, and a Zendesk retry (signed anew) is caught by the intake's message dedupe.
+        timestamp = headers.get("x-zendesk-webhook-signature-timestamp", "")
+        return Normalised([Delivery(ticket, body_fingerprint(timestamp.encode() + b"\n" + raw_body))])

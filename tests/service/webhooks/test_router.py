@@ -132,14 +132,31 @@ def test_helpscout_customer_reply_event_adds_only_the_new_thread(webhook_client,
     ]
 
 
-@pytest.mark.parametrize("vendor", ["zammad", "standard"])
-def test_same_delivery_id_with_another_body_is_a_duplicate(vendor, webhook_client, enqueued) -> None:
-    body = load(NEW_TICKET[vendor])
-    other = body.replace(b"crushed", b"dented").replace(b"10:00", b"11:00")
+def test_same_delivery_id_with_another_signed_body_is_409_and_stores_nothing(
+    webhook_client, enqueued, caplog
+) -> None:
+    body = load(NEW_TICKET["standard"])
+    other = body.replace(b"10:00", b"11:00")
     assert other != body
 
-    post(webhook_client, vendor, body, signed_headers(vendor, body, delivery_id="delivery-1"))
-    again = post(webhook_client, vendor, other, signed_headers(vendor, other, delivery_id="delivery-1"))
+    first = post(webhook_client, "standard", body, signed_headers("standard", body, delivery_id="d-1"))
+    again = post(webhook_client, "standard", other, signed_headers("standard", other, delivery_id="d-1"))
+
+    assert again.status_code == 409
+    assert len(enqueued) == 1
+    stored = webhook_client.get(
+        f"/v1/tickets/{first.json()['tickets'][0]['ticket_id']}", headers={"X-API-Key": "acme-key"}
+    ).json()
+    assert stored["revision"] == 1 and "10:00" in stored["messages"][0]["body"]
+    refused = [r.getMessage() for r in caplog.records if "reused" in r.getMessage()]
+    assert refused and not any("11:00" in line or "d-1" in line for line in refused)
+
+
+def test_zammad_replay_under_a_new_unsigned_delivery_header_is_a_duplicate(webhook_client, enqueued) -> None:
+    body = load(NEW_TICKET["zammad"])
+
+    post(webhook_client, "zammad", body, signed_headers("zammad", body, delivery_id="delivery-1"))
+    again = post(webhook_client, "zammad", body, signed_headers("zammad", body, delivery_id="delivery-2"))
 
     assert again.status_code == 202 and again.json()["duplicate"] is True
     assert len(enqueued) == 1
@@ -150,18 +167,24 @@ def test_unknown_connector_is_404(webhook_client, enqueued) -> None:
     assert post(webhook_client, "kayako", body, signed_headers("zendesk", body)).status_code == 404
 
 
-def test_unknown_tenant_is_404(webhook_client, enqueued) -> None:
+def test_unknown_tenant_is_answered_like_a_bad_signature(webhook_client, enqueued) -> None:
     body = load(NEW_TICKET["zendesk"])
-    assert (
-        post(webhook_client, "zendesk", body, signed_headers("zendesk", body), tenant="nobody").status_code
-        == 404
-    )
+    forged = signed_headers("zendesk", body, secret="guessed")
+
+    unknown = post(webhook_client, "zendesk", body, forged, tenant="nobody")
+    known = post(webhook_client, "zendesk", body, forged, tenant="acme")
+
+    # Same status and body: a caller without the secret cannot tell which tenant names exist.
+    assert unknown.status_code == known.status_code == 401
+    assert unknown.json() == known.json()
+    assert enqueued == []
 
 
-def test_tenant_without_the_connector_is_404(webhook_client, enqueued) -> None:
+def test_tenant_without_the_connector_is_answered_like_a_bad_signature(webhook_client, enqueued) -> None:
     body = load(NEW_TICKET["zendesk"])
     response = post(webhook_client, "zendesk", body, signed_headers("zendesk", body), tenant="default")
-    assert response.status_code == 404
+    assert response.status_code == 401
+    assert response.json() == {"detail": "signature refused"}
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

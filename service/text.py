@@ -1,0 +1,36 @@
+"""Text hygiene at the edge: the NUL character is removed from every text a client or helpdesk sends.
+
+PostgreSQL cannot store U+0000 in `text` or `jsonb` (it raised DataError, a 500) while SQLite kept it,
+so the same request behaved differently per database. NUL carries no meaning in a support
+conversation, and a helpdesk cannot edit a customer's message (refusing it would only make the helpdesk
+retry the same bytes), so intake strips it from free text; identifiers keep their own strict charset
+(service/ids.py) and are refused instead.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+
+NUL = "\x00"
+
+
+def strip_nul(value: str) -> str:
+    """Return `value` without NUL characters."""
+    return value.replace(NUL, "") if NUL in value else value
+
+
+def strip_nul_deep(value: Any) -> Any:
+    """Return `value` with NUL removed from every string inside it (dict keys included)."""
+    if isinstance(value, str):
+        return strip_nul(value)
+    if isinstance(value, dict):
+        return {strip_nul_deep(k): strip_nul_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_nul_deep(item) for item in value]
+    return value
+
+
+# A free-text field of a request body: NUL removed while it is validated.
+NulFreeStr = Annotated[str, AfterValidator(strip_nul)]

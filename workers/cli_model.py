@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -50,14 +52,22 @@ def train_command(
     frustration_limit: Annotated[int, typer.Option(help="GoEmotions rows to train on (0: all).")] = 8_000,
     epochs: Annotated[float, typer.Option(help="Passes over the training examples.")] = 1.0,
     urgency_epochs: Annotated[float, typer.Option(help="Passes over the urgency examples.")] = 2.0,
+    stage: Annotated[
+        str,
+        typer.Option(
+            help="all: public data, then the support corpus (the shipped recipe); public: stage 1 only; "
+            "support: stage 2 only, continuing from --base."
+        ),
+    ] = "all",
+    corpus_epochs: Annotated[float, typer.Option(help="Stage 2: passes over the support corpus.")] = 3.0,
 ) -> None:
-    """Reproduce the shipped model from the public data, or fine-tune it on a customer's export."""
+    """Reproduce the shipped model (public data, then the support corpus), or fine-tune on an export."""
     from dataclasses import replace
 
     from tqdm import tqdm
 
     from workers.inference.runtime import resolve_device
-    from workers.training.pipeline import fine_tune_on_export, reproduce
+    from workers.training.pipeline import fine_tune_on_export, reproduce, support_tune
     from workers.training.train import TrainConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -89,6 +99,8 @@ def train_command(
             progress=progress,
         )
     else:
+        if stage not in ("all", "public", "support"):
+            raise typer.BadParameter("--stage must be all, public or support")
         target = output or _model_dir(None)
         config = replace(
             TrainConfig(),
@@ -98,9 +110,25 @@ def train_command(
             urgency_epochs=urgency_epochs,
             frustration_limit=frustration_limit or None,
         )
-        calibration = reproduce(
-            target, data_dir=_data_dir(data_dir), config=config, device=resolved, progress=progress
-        )
+        stage_one = target if stage == "public" else Path(tempfile.mkdtemp(prefix="triage-stage1-"))
+        if stage in ("all", "public"):
+            calibration = reproduce(
+                stage_one, data_dir=_data_dir(data_dir), config=config, device=resolved, progress=progress
+            )
+        if stage in ("all", "support"):
+            base_dir = stage_one if stage == "all" else _model_dir(base)
+            if base_dir.resolve() == target.resolve():
+                # Stage 2 reads the base while writing the target: work from a copy.
+                base_dir = Path(shutil.copytree(base_dir, Path(tempfile.mkdtemp()) / "base"))
+            calibration = support_tune(
+                target,
+                base_dir=base_dir,
+                data_dir=_data_dir(data_dir),
+                config=replace(config, adapter_lr=5e-4, head_lr=2e-3, epochs=1.0, urgency_epochs=1.0),
+                corpus_epochs=corpus_epochs,
+                device=resolved,
+                progress=progress,
+            )
     bar.close()
     typer.echo(f"wrote {target}; calibration: {json.dumps(vars(calibration))}")
     if export is not None:

@@ -24,12 +24,7 @@ from service.domain import ActionKind
 from service.tenants import ConnectorConfig
 from service.webhooks.base import BOT_MARKER
 from workers.connectors.base import Connector, DeliveryResult, OutboundAction
-from workers.connectors.http import (
-    URLRefused,
-    check_url_allowed,
-    result_from_error,
-    result_from_response,
-)
+from workers.connectors.http import URLRefused, pinned_client, result_from_error, result_from_response
 from workers.connectors.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -40,7 +35,7 @@ RETRYABLE_4XX = {401, 403, 408, 409, 425, 429}
 # A wait longer than this is handed back to the outbox rather than slept in the worker.
 MAX_LOCAL_WAIT_SECONDS = 2.0
 DEFAULT_RATE_WINDOW_SECONDS = 60.0
-# Vendor id formats, ASCII digits only (`\d` would also match other scripts' digits).
+# Vendor id formats, ASCII digits only (`\\d` would also match other scripts' digits).
 POSITIVE_INTEGER = re.compile(r"[1-9][0-9]{0,18}")
 DIGIT_STRING = re.compile(r"[0-9]{1,32}")
 
@@ -192,14 +187,13 @@ class HelpdeskConnector(Connector):
             log.warning("%s write-back for action %s refused: malformed external id", self.name, action.id)
             return DeliveryResult(ok=False, error=f"external id is not a {self.name} id", permanent=True)
         try:
-            check_url_allowed(self.base_url, allow_private=self.allow_private)
-            # Redirects are not followed: a 3xx is a failure, so the API cannot bounce us inside.
-            with httpx.Client(
-                base_url=self.base_url,
+            # Only to the address the SSRF check approved, no redirects: the API cannot bounce us inside.
+            with pinned_client(
+                allow_private=self.allow_private,
                 timeout=self.timeout,
-                follow_redirects=False,
-                auth=self.auth(),
                 transport=self.transport,
+                base_url=self.base_url,
+                auth=self.auth(),
                 headers={"user-agent": "triage-service", "accept": "application/json"},
             ) as client:
                 client.headers.update(self.auth_headers(client))

@@ -96,8 +96,12 @@ class Settings(BaseSettings):
     max_task_deliveries: int = Field(
         5, ge=1, description="Tries per ticket revision before it is parked as failed (poison message)."
     )
+    # Loopback by default: the worker's /metrics has no authentication and carries per-tenant labels
+    # the API's /metrics keeps behind its key. Deployments that scrape over a network set it.
     worker_metrics_host: str = Field(
-        "0.0.0.0", description="Interface the worker's /metrics binds to (`triage serve` uses its --host)."
+        "127.0.0.1",
+        description="Interface the worker's unauthenticated /metrics binds to; set 0.0.0.0 only where "
+        "a network policy or firewall limits who reaches it (`triage serve` uses its --host).",
     )
     worker_metrics_port: int = Field(
         9100, ge=0, le=65535, description="Port of the worker's Prometheus /metrics (0 turns it off)."

@@ -294,7 +294,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_metrics_server(port: int, addr: str = "0.0.0.0") -> None:
+def start_metrics_server(port: int, addr: str = "127.0.0.1") -> None:
     """Serve `/metrics` for this worker and all its forked children; port 0 serves nothing."""
     if port == 0:
         return

@@ -90,10 +90,14 @@ def deliver_action(
 ) -> DeliveryOutcome | None:
     """Claim an action, deliver it once, record the outcome; None when it is not ours to send now.
 
-    The claim is a conditional UPDATE, so two
-    workers holding the same message never both send.
+    The claim is a compare-and-set UPDATE (one statement, so it holds on SQLite and PostgreSQL
+    alike): of two workers holding the same message, or a redelivery and the sweep, only one moves
+    the row to `delivering`, and a delivered row is never claimed again. The lease it sets is the
+    claim's fencing token: the outcome is recorded only while the row still carries it, so a worker
+    whose lease ran out cannot overwrite a newer claim's state.
     """
     now = now or datetime.now(UTC)
+    lease = now + timedelta(seconds=LEASE_SECONDS)
     with sessions.begin() as session:
         claimed = rowcount(
             session.execute(
@@ -108,11 +112,7 @@ def deliver_action(
                         and_(ActionRow.status == ActionStatus.DELIVERING, ActionRow.lease_until < now),
                     ),
                 )
-                .values(
-                    status=ActionStatus.DELIVERING,
-                    lease_until=now + timedelta(seconds=LEASE_SECONDS),
-                    updated_at=now,
-                )
+                .values(status=ActionStatus.DELIVERING, lease_until=lease, updated_at=now)
             )
         )
         if not claimed:
@@ -153,20 +153,30 @@ def deliver_action(
         retry_in = max(schedule[attempts - 1], result.retry_after or 0.0)
     finished = datetime.now(UTC)
     with sessions.begin() as session:
-        session.execute(
-            update(ActionRow)
-            .where(ActionRow.id == action_id)
-            .values(
-                status=status,
-                attempts=attempts,
-                lease_until=None,
-                next_attempt_at=finished + timedelta(seconds=retry_in) if retry_in is not None else None,
-                delivered_at=finished if status == ActionStatus.DELIVERED else None,
-                last_status_code=result.status_code,
-                last_error=result.error,
-                updated_at=finished,
+        recorded = rowcount(
+            session.execute(
+                update(ActionRow)
+                .where(
+                    ActionRow.id == action_id,
+                    ActionRow.status == ActionStatus.DELIVERING,
+                    ActionRow.lease_until == lease,
+                )
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    lease_until=None,
+                    next_attempt_at=finished + timedelta(seconds=retry_in) if retry_in is not None else None,
+                    delivered_at=finished if status == ActionStatus.DELIVERED else None,
+                    last_status_code=result.status_code,
+                    last_error=result.error,
+                    updated_at=finished,
+                )
             )
         )
+    if not recorded:
+        # Our lease ran out mid-call and another worker claimed the action: its outcome decides.
+        log.warning("action %s was claimed again while this try ran; its outcome is not recorded", action_id)
+        return None
     log.info("action %s %s after %d attempt(s)", action_id, status, attempts)
     metrics.observe_writeback(
         connector=row.connector,

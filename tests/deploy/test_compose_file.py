@@ -223,6 +223,9 @@ def test_workers_get_their_process_environment(compose: dict[str, Any]) -> None:
         assert env["HF_HUB_OFFLINE"] == "1"
         # On the /tmp tmpfs: empty at every start, writable under the read-only root.
         assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+        # Prometheus scrapes workers over the compose network; the default (loopback) would hide them.
+        assert env["TRIAGE_WORKER_METRICS_HOST"] == "0.0.0.0"
+        assert "ports" not in compose["services"][name], f"{name} must not publish its /metrics"
 
 
 def test_images_are_pinned_and_builds_exist(compose: dict[str, Any]) -> None:

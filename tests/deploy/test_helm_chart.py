@@ -201,6 +201,8 @@ def test_workers_get_their_process_environment(default_manifests: list[Manifest]
         # The multiprocess directory must be a fresh, writable emptyDir under a read-only root.
         assert "emptyDir" in volumes[mounts[multiproc]]
         assert env["TRIAGE_WORKER_METRICS_PORT"]["value"] == "9100"
+        # The startup probe and Prometheus reach the pod address; the worker's default is loopback.
+        assert env["TRIAGE_WORKER_METRICS_HOST"]["value"] == "0.0.0.0"
 
 
 # --- secrets are referenced, never inlined ------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
 
-from service.storage.models import ActionRow, TriageRow
+from service.storage.models import ActionRow, TicketRow, TriageRow
 from tests.integration.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -131,3 +133,89 @@ def test_poison_message_is_parked_after_max_deliveries(make_stack, receiver):
     wait_for(lambda: stack.ticket(poison.json()["ticket_id"])["status"] == "failed", timeout=90)
     wait_for(lambda: triaged_and_delivered(stack, fine.json()["ticket_id"]), timeout=60)
     assert count(stack, TriageRow) == 1
+
+
+FAULT_RUN_TICKETS = 150
+
+
+def test_fault_run_loses_nothing_and_doubles_nothing(make_stack, redis_server, receiver, postgres_url):
+    """Kill both workers twice and Redis once (kill -9) while tickets arrive; print what came out."""
+    stack = make_stack(postgres_url)
+    stack.start_api()
+    inference = stack.start_worker("inference", beat=True)
+    actions = stack.start_worker("actions", beat=False)
+    accepted: list[str] = []
+
+    def send_tickets() -> None:
+        with stack.client() as client:
+            for n in range(FAULT_RUN_TICKETS):
+                body = {
+                    "external_id": f"F-{n}",
+                    "messages": [{"body": f"[frustration=0.{n % 10}] ticket {n}"}],
+                }
+                try:
+                    response = client.post("/v1/tickets", json=body)
+                except Exception:
+                    continue  # a refused request is not accepted; only 202s are counted
+                if response.status_code == 202:
+                    accepted.append(response.json()["ticket_id"])
+                time.sleep(0.1)
+
+    sender = threading.Thread(target=send_tickets)
+    sender.start()
+    for round_ in range(2):
+        time.sleep(3)
+        stack.kill(inference)  # SIGKILL to the worker and its pool children
+        inference = stack.start_worker("inference", beat=round_ == 0)
+        time.sleep(2)
+        stack.kill(actions)
+        actions = stack.start_worker("actions", beat=round_ == 1)
+        if round_ == 0:
+            time.sleep(1)
+            assert redis_server.process is not None
+            redis_server.process.kill()  # kill -9: Redis comes back from its append-only file
+            redis_server.process.wait(timeout=10)
+            time.sleep(2)
+            redis_server.start()
+    sender.join(timeout=120)
+
+    def settled() -> bool:
+        with stack.sessions() as session:
+            open_tickets = session.scalar(
+                select(func.count()).select_from(TicketRow).where(TicketRow.status != "triaged")
+            )
+            undelivered = session.scalar(
+                select(func.count()).select_from(ActionRow).where(ActionRow.status != "delivered")
+            )
+        return open_tickets == 0 and undelivered == 0
+
+    # A worker killed mid-call leaves its action claimed until the 120 s lease runs out.
+    wait_for(settled, timeout=300, interval=1)
+    time.sleep(3)  # let any redelivered message run out before counting
+    with stack.sessions() as session:
+        triaged = session.scalar(
+            select(func.count()).select_from(TicketRow).where(TicketRow.status == "triaged")
+        )
+        per_revision = Counter(
+            n
+            for n in session.execute(
+                select(func.count()).select_from(TriageRow).group_by(TriageRow.ticket_id, TriageRow.revision)
+            ).scalars()
+        )
+        actions_planned = session.scalar(select(func.count()).select_from(ActionRow))
+    sent = Counter(r.headers["webhook-id"] for r in receiver.requests if r.verified)
+    per_key = Counter(sent.values())
+    lost = len(set(accepted)) - triaged
+    doubled_triage = sum(count for rows, count in per_revision.items() if rows > 1)
+    doubled_actions = sum(count for times, count in per_key.items() if times > 1)
+    print(
+        f"\nFAULT RUN: accepted {len(accepted)}, triaged {triaged}, lost {lost}; "
+        f"triage rows per (ticket, revision): {dict(sorted(per_revision.items()))}; "
+        f"actions planned {actions_planned}, delivered per idempotency key: {dict(sorted(per_key.items()))}, "
+        f"keys never delivered {actions_planned - len(sent)}; "
+        f"doubled triage {doubled_triage}, doubled deliveries {doubled_actions}"
+    )
+    assert len(accepted) > FAULT_RUN_TICKETS // 2, "too few tickets got through to say anything"
+    assert lost == 0 and triaged == len(set(accepted))
+    assert doubled_triage == 0 and set(per_revision) == {1}
+    assert actions_planned == len(sent) and doubled_actions == 0

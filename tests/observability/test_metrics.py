@@ -239,6 +239,35 @@ def test_worker_metrics_server_can_be_turned_off() -> None:
     worker_metrics.start_metrics_server(0)  # must neither bind nor raise
 
 
+def test_worker_metrics_bind_loopback_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The worker's /metrics has no key and per-tenant labels: nothing beyond this host by default.
+    from service.embedded import free_port
+
+    servers = []
+    real_start = worker_metrics.start_http_server
+
+    def recording_start(*args: object, **kwargs: object) -> object:
+        started = real_start(*args, **kwargs)  # type: ignore[arg-type]
+        servers.append(started[0])
+        return started
+
+    monkeypatch.setattr(worker_metrics, "start_http_server", recording_start)
+    monkeypatch.setattr(
+        worker_metrics, "get_settings", lambda: make_settings("sqlite://", worker_metrics_port=free_port())
+    )
+    assert Settings.model_fields["worker_metrics_host"].default == "127.0.0.1"
+
+    worker_metrics._worker_starting()
+    worker_metrics.start_metrics_server(free_port())
+
+    try:
+        assert [server.server_address[0] for server in servers] == ["127.0.0.1", "127.0.0.1"]
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
 def test_worker_collector_forgets_children_that_died_unannounced(tmp_path: Path) -> None:
     import subprocess
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from service.storage.db import session_factory
 from service.storage.models import ActionRow
 from tests.conftest import make_settings
 from tests.workers.helpers import ScriptedConnector, add_ticket
 from tests.workers.test_pipeline import run
-from workers.connectors.base import DeliveryResult
+from workers.connectors.base import Connector, DeliveryResult, OutboundAction
 from workers.outbox import deliver_action, due_actions
 
 
@@ -21,6 +24,12 @@ def action_id(sessions):
     [outcome] = run(sessions, [ticket_id], connector=ScriptedConnector())
     [only] = outcome.action_ids
     return only
+
+
+@pytest.fixture
+def db(database_url):
+    """Sessions on SQLite and on PostgreSQL, for what depends on the database's locking."""
+    return session_factory(database_url)
 
 
 def deliver(sessions, action_id, connector, schedule=(5, 60), now=None):
@@ -123,3 +132,99 @@ def test_unconfigured_connector_dead_letters_with_a_reason(sessions, action_id):
     assert outcome.status == "dead"
     with sessions() as session:
         assert "not configured" in session.scalars(select(ActionRow.last_error)).one()
+
+
+class CountingConnector(ScriptedConnector):
+    """Delivers after a short wait, so a second claimer arrives while the first is still sending."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def deliver(self, action: OutboundAction) -> DeliveryResult:
+        time.sleep(0.02)
+        with self._lock:
+            self.sent.append(action)
+        return DeliveryResult(ok=True, status_code=200)
+
+
+def planned_actions(db, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        ticket_id = add_ticket(db, "[frustration=0.1] hello", external_id=f"C-{n}")
+        [outcome] = run(db, [ticket_id], connector=ScriptedConnector())
+        ids.extend(outcome.action_ids)
+    return ids
+
+
+def race(db, action_ids: list[str], connector: Connector) -> dict[str, list[object]]:
+    """Let two workers try every action at the same moment; return each action's two outcomes."""
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, list[object]] = {action_id: [] for action_id in action_ids}
+
+    def worker() -> None:
+        for action_id in action_ids:
+            barrier.wait(timeout=30)
+            outcomes[action_id].append(deliver(db, action_id, connector))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes
+
+
+def test_two_concurrent_claimers_send_each_action_once(db):
+    action_ids = planned_actions(db, 12)
+    connector = CountingConnector()
+
+    outcomes = race(db, action_ids, connector)
+
+    assert sorted(a.id for a in connector.sent) == sorted(action_ids)
+    for action_id, pair in outcomes.items():
+        assert sorted(o.status if o else "not claimed" for o in pair) == ["delivered", "not claimed"]
+        assert load(db, action_id).status == "delivered"
+
+
+def test_two_claimers_of_an_expired_lease_send_it_once(db):
+    action_ids = planned_actions(db, 12)
+    with db.begin() as session:
+        for action_id in action_ids:
+            row = session.get(ActionRow, action_id)
+            row.status = "delivering"
+            row.lease_until = datetime.now(UTC) - timedelta(seconds=1)  # its worker died mid-call
+    connector = CountingConnector()
+
+    race(db, action_ids, connector)
+
+    assert sorted(a.id for a in connector.sent) == sorted(action_ids)
+
+
+def test_a_try_whose_lease_ran_out_does_not_overwrite_the_newer_claim(sessions, action_id):
+    newer_lease = datetime.now(UTC) + timedelta(minutes=10)
+
+    class ReclaimedMidCall(ScriptedConnector):
+        def deliver(self, action: OutboundAction) -> DeliveryResult:
+            # While this try waits on the network, its lease runs out and another worker claims it.
+            with sessions.begin() as session:
+                session.get(ActionRow, action.id).lease_until = newer_lease
+            return DeliveryResult(ok=False, status_code=500)
+
+    assert deliver(sessions, action_id, ReclaimedMidCall()) is None
+
+    row = load(sessions, action_id)
+    # Still the newer claim's: were it `pending`, the sweep would start a third, concurrent send.
+    assert row.status == "delivering" and row.lease_until == newer_lease and row.attempts == 0
+
+
+def test_delivered_or_claimed_actions_are_not_sent_by_a_redelivered_message(sessions, action_id):
+    connector = ScriptedConnector()
+    with sessions.begin() as session:
+        row = session.get(ActionRow, action_id)
+        row.status = "delivering"
+        row.lease_until = datetime.now(UTC) + timedelta(seconds=60)  # another worker is sending it
+
+    assert deliver(sessions, action_id, connector) is None
+    assert action_id not in due_actions(sessions(), now=datetime.now(UTC))
+    assert connector.sent == []

@@ -16,7 +16,9 @@ import httpx
 
 from service.domain import ActionKind
 from workers.connectors.base import OutboundAction
-from workers.connectors.helpdesk import HelpdeskConnector, as_html
+from workers.connectors.helpdesk import HelpdeskConnector, api_path, as_html
+
+TICKETS = "/api/v2/tickets"
 
 
 class FreshdeskConnector(HelpdeskConnector):
@@ -37,20 +39,20 @@ class FreshdeskConnector(HelpdeskConnector):
             if group is not None and str(group).isdigit():
                 update["group_id"] = int(group)
             if tags := self.escalation_tags(action):
-                current = self.call(client, "GET", f"/api/v2/tickets/{ticket_id}").json()
+                current = self.call(client, "GET", api_path(TICKETS, ticket_id)).json()
                 existing = [str(t) for t in current.get("tags") or []]
                 update["tags"] = existing + [t for t in tags if t not in existing]
             if update:
-                self.call(client, "PUT", f"/api/v2/tickets/{ticket_id}", json=update)
+                self.call(client, "PUT", api_path(TICKETS, ticket_id), json=update)
             return
-        conversations = self.call(client, "GET", f"/api/v2/tickets/{ticket_id}/conversations").json()
+        conversations = self.call(client, "GET", api_path(TICKETS, ticket_id, "conversations")).json()
         bodies = [str(c.get("body", "")) + str(c.get("body_text", "")) for c in conversations or []]
         if self.already_written(action, bodies):
             return
         body = as_html(self.body_text(action))
         if self.sends_to_customer(action):
-            self.call(client, "POST", f"/api/v2/tickets/{ticket_id}/reply", json={"body": body})
+            self.call(client, "POST", api_path(TICKETS, ticket_id, "reply"), json={"body": body})
         else:
             self.call(
-                client, "POST", f"/api/v2/tickets/{ticket_id}/notes", json={"body": body, "private": True}
+                client, "POST", api_path(TICKETS, ticket_id, "notes"), json={"body": body, "private": True}
             )

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import time
 from abc import abstractmethod
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
 
@@ -22,7 +24,7 @@ from service.domain import ActionKind
 from service.tenants import ConnectorConfig
 from service.webhooks.base import BOT_MARKER
 from workers.connectors.base import Connector, DeliveryResult, OutboundAction
-from workers.connectors.http import check_url_allowed, result_from_error, result_from_response
+from workers.connectors.http import URLRefused, pinned_client, result_from_error, result_from_response
 from workers.connectors.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,9 @@ RETRYABLE_4XX = {401, 403, 408, 409, 425, 429}
 # A wait longer than this is handed back to the outbox rather than slept in the worker.
 MAX_LOCAL_WAIT_SECONDS = 2.0
 DEFAULT_RATE_WINDOW_SECONDS = 60.0
+# Vendor id formats, ASCII digits only (`\\d` would also match other scripts' digits).
+POSITIVE_INTEGER = re.compile(r"[1-9][0-9]{0,18}")
+DIGIT_STRING = re.compile(r"[0-9]{1,32}")
 
 
 class HelpdeskFailure(Exception):
@@ -96,6 +101,24 @@ def note_text(action: OutboundAction, public_url: str) -> str:
     return "\n".join(lines)
 
 
+def api_path(prefix: str, *segments: str, suffix: str = "") -> str:
+    """Return `prefix` and each segment percent-quoted whole, so an id can never become more path.
+
+    `prefix` and `suffix` are constants from the connector; only `segments` may come from a ticket.
+    `quote` leaves dots alone, so `.` and `..` are refused here rather than left for a server to
+    resolve.
+
+    Raises:
+        URLRefused: a segment is empty, `.` or `..`.
+    """
+    quoted = []
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise URLRefused("empty or dot path segment")
+        quoted.append(quote(segment, safe=""))
+    return "/".join([prefix.rstrip("/"), *quoted]) + suffix
+
+
 def as_html(text: str) -> str:
     """Render plain note text as the simple HTML that Freshdesk, Help Scout and Intercom store."""
     return "<br>".join(html.escape(line) for line in text.split("\n"))
@@ -109,6 +132,9 @@ class HelpdeskConnector(Connector):
     default_priority_map: ClassVar[dict[str, str | int]] = {}
     # Conservative budgets per account per minute; tenants set `rate_limit_per_minute` to their plan's.
     default_rate_limit_per_minute: ClassVar[int] = 60
+    # The vendor's ticket or conversation id; intake checks it too, but rows stored before that check
+    # (or written by hand) reach here, and the id goes into a URL sent with the bot's credentials.
+    external_id_format: ClassVar[re.Pattern[str]] = POSITIVE_INTEGER
 
     def __init__(
         self,
@@ -156,15 +182,18 @@ class HelpdeskConnector(Connector):
         """Carry out the action's calls, reading before writing so a retry posts nothing twice."""
 
     def deliver(self, action: OutboundAction) -> DeliveryResult:
+        if not self.external_id_format.fullmatch(action.external_id):
+            # Refused before any client exists: no request is sent, and retrying cannot fix the id.
+            log.warning("%s write-back for action %s refused: malformed external id", self.name, action.id)
+            return DeliveryResult(ok=False, error=f"external id is not a {self.name} id", permanent=True)
         try:
-            check_url_allowed(self.base_url, allow_private=self.allow_private)
-            # Redirects are not followed: a 3xx is a failure, so the API cannot bounce us inside.
-            with httpx.Client(
-                base_url=self.base_url,
+            # Only to the address the SSRF check approved, no redirects: the API cannot bounce us inside.
+            with pinned_client(
+                allow_private=self.allow_private,
                 timeout=self.timeout,
-                follow_redirects=False,
-                auth=self.auth(),
                 transport=self.transport,
+                base_url=self.base_url,
+                auth=self.auth(),
                 headers={"user-agent": "triage-service", "accept": "application/json"},
             ) as client:
                 client.headers.update(self.auth_headers(client))

@@ -19,7 +19,9 @@ import httpx
 
 from service.domain import ActionKind
 from workers.connectors.base import DeliveryResult, OutboundAction
-from workers.connectors.helpdesk import HelpdeskConnector, HelpdeskFailure, as_html
+from workers.connectors.helpdesk import HelpdeskConnector, HelpdeskFailure, api_path, as_html
+
+CONVERSATIONS = "/v2/conversations"
 
 
 class HelpScoutConnector(HelpdeskConnector):
@@ -61,7 +63,7 @@ class HelpScoutConnector(HelpdeskConnector):
 
     def perform(self, client: httpx.Client, action: OutboundAction) -> None:
         conversation_id = action.external_id
-        conversation = self.call(client, "GET", f"/v2/conversations/{conversation_id}").json()
+        conversation = self.call(client, "GET", api_path(CONVERSATIONS, conversation_id)).json()
         if action.kind == ActionKind.ESCALATED:
             wanted = self.escalation_tags(action)
             if (priority_tag := self.mapped_priority(action)) is not None:
@@ -72,11 +74,11 @@ class HelpScoutConnector(HelpdeskConnector):
                 self.call(
                     client,
                     "PUT",
-                    f"/v2/conversations/{conversation_id}/tags",
+                    api_path(CONVERSATIONS, conversation_id, "tags"),
                     json={"tags": existing + missing},
                 )
             return
-        threads = self.call(client, "GET", f"/v2/conversations/{conversation_id}/threads").json()
+        threads = self.call(client, "GET", api_path(CONVERSATIONS, conversation_id, "threads")).json()
         bodies = [str(t.get("body", "")) for t in (threads.get("_embedded") or {}).get("threads") or []]
         if action.kind == ActionKind.REPLY_DRAFTED:
             # A draft is an agent's reply in waiting: no marker in it (the customer would get it), so
@@ -90,7 +92,7 @@ class HelpScoutConnector(HelpdeskConnector):
             self.call(
                 client,
                 "POST",
-                f"/v2/conversations/{conversation_id}/reply",
+                api_path(CONVERSATIONS, conversation_id, "reply"),
                 json={
                     "customer": {"id": customer},
                     "text": as_html(draft),
@@ -103,7 +105,7 @@ class HelpScoutConnector(HelpdeskConnector):
         self.call(
             client,
             "POST",
-            f"/v2/conversations/{conversation_id}/notes",
+            api_path(CONVERSATIONS, conversation_id, "notes"),
             json={"text": as_html(self.body_text(action))},
         )
 

@@ -19,7 +19,7 @@ import httpx
 
 from service.domain import ActionKind
 from workers.connectors.base import OutboundAction
-from workers.connectors.helpdesk import HelpdeskConnector, as_html
+from workers.connectors.helpdesk import DIGIT_STRING, HelpdeskConnector, api_path, as_html
 
 
 class IntercomConnector(HelpdeskConnector):
@@ -31,6 +31,8 @@ class IntercomConnector(HelpdeskConnector):
         "urgent": "priority-urgent",
     }
     default_rate_limit_per_minute = 500
+    # Conversation ids are digit strings, too long for some clients' integers, so kept as text.
+    external_id_format = DIGIT_STRING
 
     def auth_headers(self, client: httpx.Client) -> dict[str, str]:
         version = str(getattr(self.config, "api_version", None) or "2.11")
@@ -51,18 +53,18 @@ class IntercomConnector(HelpdeskConnector):
                 self.call(
                     client,
                     "POST",
-                    f"/conversations/{conversation_id}/tags",
+                    api_path("/conversations", conversation_id, "tags"),
                     json={"id": str(tag["id"]), "admin_id": admin_id},
                 )
             return
-        conversation = self.call(client, "GET", f"/conversations/{conversation_id}").json()
+        conversation = self.call(client, "GET", api_path("/conversations", conversation_id)).json()
         parts = (conversation.get("conversation_parts") or {}).get("conversation_parts") or []
         if self.already_written(action, [str(p.get("body") or "") for p in parts]):
             return
         self.call(
             client,
             "POST",
-            f"/conversations/{conversation_id}/reply",
+            api_path("/conversations", conversation_id, "reply"),
             json={
                 "message_type": "comment" if self.sends_to_customer(action) else "note",
                 "type": "admin",

@@ -18,7 +18,7 @@ import httpx
 
 from service.domain import ActionKind
 from workers.connectors.base import OutboundAction
-from workers.connectors.helpdesk import HelpdeskConnector
+from workers.connectors.helpdesk import HelpdeskConnector, api_path
 
 
 class ZammadConnector(HelpdeskConnector):
@@ -44,7 +44,7 @@ class ZammadConnector(HelpdeskConnector):
             if (group := self.mapped_group(action)) is not None:
                 update["group"] = str(group)
             if update:
-                self.call(client, "PUT", f"/api/v1/tickets/{ticket_id}", json=update)
+                self.call(client, "PUT", api_path("/api/v1/tickets", ticket_id), json=update)
             for tag in self.escalation_tags(action):
                 self.call(
                     client,
@@ -53,7 +53,7 @@ class ZammadConnector(HelpdeskConnector):
                     json={"item": tag, "object": "Ticket", "o_id": int(ticket_id)},
                 )
             return
-        articles = self.call(client, "GET", f"/api/v1/ticket_articles/by_ticket/{ticket_id}").json()
+        articles = self.call(client, "GET", api_path("/api/v1/ticket_articles/by_ticket", ticket_id)).json()
         if self.already_written(action, [str(a.get("body", "")) for a in articles or []]):
             return
         self.call(

@@ -17,7 +17,9 @@ import httpx
 
 from service.domain import ActionKind
 from workers.connectors.base import OutboundAction
-from workers.connectors.helpdesk import HelpdeskConnector
+from workers.connectors.helpdesk import HelpdeskConnector, api_path
+
+TICKETS = "/api/v2/tickets"
 
 
 class ZendeskConnector(HelpdeskConnector):
@@ -41,7 +43,7 @@ class ZendeskConnector(HelpdeskConnector):
         if action.kind == ActionKind.ESCALATED:
             # Setting fields to a value and adding tags are idempotent: a retry repeats them harmlessly.
             if tags := self.escalation_tags(action):
-                self.call(client, "PUT", f"/api/v2/tickets/{ticket_id}/tags.json", json={"tags": tags})
+                self.call(client, "PUT", api_path(TICKETS, ticket_id, "tags.json"), json={"tags": tags})
             fields: dict[str, object] = {}
             if (priority := self.mapped_priority(action)) is not None:
                 fields["priority"] = priority
@@ -49,13 +51,17 @@ class ZendeskConnector(HelpdeskConnector):
             if group is not None and str(group).isdigit():
                 fields["group_id"] = int(group)  # Zendesk wants the id: map names in `group_map`
             if fields:
-                self.call(client, "PUT", f"/api/v2/tickets/{ticket_id}.json", json={"ticket": fields})
+                self.call(
+                    client, "PUT", api_path(TICKETS, ticket_id, suffix=".json"), json={"ticket": fields}
+                )
             return
         comments = self.call(
-            client, "GET", f"/api/v2/tickets/{ticket_id}/comments.json", params={"sort_order": "desc"}
+            client, "GET", api_path(TICKETS, ticket_id, "comments.json"), params={"sort_order": "desc"}
         ).json()
         bodies = [str(c.get("body", "")) for c in comments.get("comments") or []]
         if self.already_written(action, bodies):
             return
         comment = {"body": self.body_text(action), "public": self.sends_to_customer(action)}
-        self.call(client, "PUT", f"/api/v2/tickets/{ticket_id}.json", json={"ticket": {"comment": comment}})
+        self.call(
+            client, "PUT", api_path(TICKETS, ticket_id, suffix=".json"), json={"ticket": {"comment": comment}}
+        )

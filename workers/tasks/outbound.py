@@ -7,6 +7,7 @@ from service.config import get_settings
 from workers import resources
 from workers.celery_app import app
 from workers.outbox import deliver_action
+from workers.termination import deferred_termination
 
 # Retries sooner than this ride on a Celery countdown; later ones wait in the outbox for the sweep,
 # because long countdowns have been lost or duplicated around reconnects (kombu#337, celery#5935).
@@ -16,12 +17,15 @@ COUNTDOWN_LIMIT_SECONDS = 60.0
 @app.task(name=queue.TASK_DELIVER)
 def deliver(action_id: str) -> str | None:
     settings = get_settings()
-    outcome = deliver_action(
-        sessions=resources.sessions(),
-        action_id=action_id,
-        connectors_for=resources.connectors_for,
-        settings=settings,
-    )
+    # The outcome is in the database before a cancel ends this process and before the message is
+    # acknowledged, so a redelivered message finds the action delivered instead of sending it again.
+    with deferred_termination():
+        outcome = deliver_action(
+            sessions=resources.sessions(),
+            action_id=action_id,
+            connectors_for=resources.connectors_for,
+            settings=settings,
+        )
     if outcome is None:
         return None
     if outcome.retry_in is not None and outcome.retry_in <= COUNTDOWN_LIMIT_SECONDS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,6 +95,25 @@ def connector(
         allow_private=True,
         limiter=limiter,
     )
+
+
+@pytest.fixture(autouse=True)
+def no_name_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any system name lookup: these tests reach only loopback, by address or a stubbed resolver.
+
+    An address literal (what an HTTP client passes on to connect) still goes through, offline.
+    """
+    real = socket.getaddrinfo
+
+    def literal_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        try:
+            ipaddress.ip_address(name.split("%", 1)[0])
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, f"test refused a lookup of {name!r}") from None
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", literal_only)
 
 
 @pytest.fixture

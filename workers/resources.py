@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import get_settings
 from service.storage.db import session_factory
-from service.tenants import get_tenants
+from service.tenants import TenantCalibration, get_tenants
 from workers import metrics
 from workers.connectors.base import Connector
 from workers.connectors.registry import build_connectors
@@ -36,3 +36,9 @@ def policy() -> Policy:
 def connectors_for(tenant: str) -> dict[str, Connector]:
     found = get_tenants().get(tenant)
     return build_connectors(found, get_settings()) if found else {}
+
+
+def calibration_for(tenant: str) -> TenantCalibration:
+    """Return the tenant's inbox calibration from the tenants file (defaults change nothing)."""
+    found = get_tenants().get(tenant)
+    return found.calibration if found else TenantCalibration()

@@ -40,6 +40,10 @@ MODEL_VERSION = "1.1.0"
 # Stage 2 (support register): public rows replayed beside the corpus so the general signal stays.
 SUPPORT_REPLAY_FRUSTRATION = 4_000
 SUPPORT_REPLAY_URGENCY = 3_000
+# Stage 3: the heads refit on frozen sentence vectors (see refit_heads).
+HEAD_REFIT_EPOCHS = 40
+HEAD_REFIT_LR = 3e-3
+HEAD_REFIT_WEIGHT_DECAY = 1e-3
 # Public examples mixed into a customer fine-tune so the model does not forget the general signal.
 REPLAY_PER_TASK = 2_000
 CUSTOMER_DEV_FRACTION = 0.2
@@ -305,3 +309,68 @@ def split_corpus_dev(tickets: Sequence[CorpusTicket]) -> tuple[list[CorpusTicket
     random.Random(SPLIT_SEED).shuffle(shuffled)
     half = len(shuffled) // 2
     return shuffled[:half], shuffled[half:]
+
+
+def refit_heads(
+    artifact_dir: Path,
+    examples: Sequence[Example],
+    *,
+    threads: int = 1,
+    epochs: int = HEAD_REFIT_EPOCHS,
+    seed: int = 13,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> None:
+    """Stage 3: refit the linear heads on the adapted encoder's frozen sentence vectors.
+
+    The adapters move slowly in a short CPU fine-tune, and the heads (the topic head starts fresh) end
+    it under-fitted. With the encoder frozen, each text is encoded once and the heads train for many
+    passes over the cached vectors in seconds. Only the heads in weights.safetensors change.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from workers.inference.artifacts_io import ARTIFACT_FORMAT, WEIGHTS_FILE
+    from workers.inference.model import mean_pool
+    from workers.inference.runtime import build_inference_network
+    from workers.training.train import task_loss
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    network, tokenizer = build_inference_network(artifact_dir)
+    network.eval()
+    texts = [e.text for e in examples]
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = torch.zeros(len(texts), network.frustration_head.in_features)
+    with torch.inference_mode():
+        for done, start in enumerate(range(0, len(order), 32), start=1):
+            chunk = order[start : start + 32]
+            batch = tokenizer(
+                [texts[i] for i in chunk], padding=True, truncation=True, max_length=128, return_tensors="pt"
+            )
+            hidden = network.encoder(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).last_hidden_state
+            vectors[chunk] = mean_pool(hidden, batch["attention_mask"])
+            if progress is not None:
+                progress(done, (len(order) + 31) // 32, 0.0)
+    heads = network.head_parameters()
+    for parameter in heads:
+        parameter.requires_grad_(True)
+    optimizer = torch.optim.AdamW(heads, lr=HEAD_REFIT_LR, weight_decay=HEAD_REFIT_WEIGHT_DECAY)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        permutation = torch.randperm(len(examples), generator=generator).tolist()
+        total = 0.0
+        for start in range(0, len(permutation), 256):
+            rows = permutation[start : start + 256]
+            # Dropout on the cached vectors, as the heads saw it in training.
+            pooled = torch.nn.functional.dropout(vectors[rows], p=0.1, training=True)
+            loss = task_loss(network.heads(pooled), [examples[i] for i in rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(rows)
+        log.info("head refit epoch %d/%d loss %.4f", epoch + 1, epochs, total / len(examples))
+    tensors = load_file(str(artifact_dir / WEIGHTS_FILE))
+    tensors |= {f"head.{k}": v for k, v in network.head_state().items()}
+    save_file(tensors, str(artifact_dir / WEIGHTS_FILE), metadata={"format": str(ARTIFACT_FORMAT)})

@@ -306,3 +306,32 @@ def test_triage_erase_command(
     assert bad.exit_code == 2 and "exactly one of requester_id and ticket_id" in bad.output
     with sessions() as session:
         assert traces(session, ODALYS, []) == {}
+
+
+def test_a_ticket_erased_while_a_worker_scores_it_is_not_written_back(
+    sessions: sessionmaker[Session],
+) -> None:
+    from tests.fakes.classifier import MarkerClassifier
+    from workers.pipeline import triage_tickets
+    from workers.routing.policy import load_policy
+
+    ticket_id = add_ticket(sessions, "Please delete my data", requester_id=ODALYS.requester_id)
+
+    class ErasedMidway(MarkerClassifier):
+        def predict(self, texts):  # type: ignore[no-untyped-def]
+            with sessions.begin() as session:
+                erase(session, Erasure("default", "requester", ODALYS.requester_id), actor="dpo", via="api")
+            return super().predict(texts)
+
+    [outcome] = triage_tickets(
+        sessions=sessions,
+        ticket_ids=[ticket_id],
+        classifier=ErasedMidway(),
+        policy=load_policy(None),
+        connectors_for=lambda tenant: {},
+        max_deliveries=5,
+    )
+
+    assert outcome.status == "skipped"
+    with sessions() as session:
+        assert row_counts(session)["triage_results"] == 0 and row_counts(session)["tickets"] == 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +37,14 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def sessions(settings: Settings) -> sessionmaker[Session]:
     return session_factory(settings.sqlalchemy_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    from service.main import create_app
+
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
 
 
 def labels(session: Session, ticket_ids: list[str]) -> dict[str, object]:
@@ -241,3 +251,20 @@ def test_purge_runs_in_batches_and_stops_at_its_time_budget(database_url: str) -
 
     assert (partial.batches, partial.purged_tickets, partial.finished) == (1, {"default": 2}, False)
     assert (rest.batches, rest.purged_tickets, rest.finished) == (2, {"default": 3}, True)
+
+
+def test_a_dead_letter_whose_content_was_purged_cannot_be_replayed(
+    sessions: sessionmaker[Session], settings: Settings, client: TestClient, auth: dict[str, str]
+) -> None:
+    ticket = build_footprint(sessions, settings, ODALYS).ticket_ids[0]
+    with sessions.begin() as session:
+        action = session.scalars(select(ActionRow).where(ActionRow.ticket_id == ticket)).first()
+        assert action is not None
+        action.status = ActionStatus.DEAD
+    age(sessions, [ticket], to=NOW - timedelta(days=91))
+    run_retention(sessions=sessions, tenants=DEFAULT, settings=settings, now=NOW)
+
+    response = client.post(f"/v1/admin/dead-letters/{action.id}/replay", headers=auth)
+
+    assert response.status_code == 409
+    assert "removed by retention" in response.json()["detail"]

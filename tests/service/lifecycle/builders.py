@@ -113,7 +113,7 @@ def build_footprint(
             ticket_ids=[stored.ticket_id],
             classifier=MarkerClassifier(),
             policy=load_policy(None),
-            connectors_for=lambda tenant, connectors=connectors: connectors,  # type: ignore[misc]
+            connectors_for=lambda tenant, connectors=connectors: connectors,
             max_deliveries=5,
             drafter=EchoDrafter(),
         )
@@ -122,7 +122,7 @@ def build_footprint(
             deliver_action(
                 sessions=sessions,
                 action_id=action_id,
-                connectors_for=lambda tenant, connectors=connectors: connectors,  # type: ignore[misc]
+                connectors_for=lambda tenant, connectors=connectors: connectors,
                 settings=settings,
             )
         with sessions.begin() as session:
@@ -134,7 +134,7 @@ def build_footprint(
                     agent="agent-7",
                     urgency="critical",
                     comment=f"{customer.name} called again about {customer.order}",
-                    draft={"rank": 1, "verdict": "edited", "text": f"Dear {customer.name}, sorry."},  # type: ignore[arg-type]
+                    draft={"rank": 1, "verdict": "edited", "text": f"Dear {customer.name}, sorry."},
                 ),
             )
     return footprint

@@ -76,7 +76,7 @@ def test_a_replay_inside_the_window_is_refused_and_the_id_goes_after_it(
     received(sessions, now - window + timedelta(hours=1))
     kept = run_retention(sessions=sessions, tenants=tenants, settings=settings, now=now)
     retry = deliver(client, BODY)
-    forged = deliver(client, {**BODY, "data": {**BODY["data"], "requester_id": "c-2"}})  # type: ignore[dict-item]
+    forged = deliver(client, {**BODY, "data": {**BODY["data"], "requester_id": "c-2"}})
 
     assert kept.delivery_ids == {}
     assert (retry["code"], retry["duplicate"]) == (202, True)

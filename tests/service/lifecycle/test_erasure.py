@@ -318,7 +318,7 @@ def test_a_ticket_erased_while_a_worker_scores_it_is_not_written_back(
     ticket_id = add_ticket(sessions, "Please delete my data", requester_id=ODALYS.requester_id)
 
     class ErasedMidway(MarkerClassifier):
-        def predict(self, texts):  # type: ignore[no-untyped-def]
+        def predict(self, texts):
             with sessions.begin() as session:
                 erase(session, Erasure("default", "requester", ODALYS.requester_id), actor="dpo", via="api")
             return super().predict(texts)
@@ -335,3 +335,16 @@ def test_a_ticket_erased_while_a_worker_scores_it_is_not_written_back(
     assert outcome.status == "skipped"
     with sessions() as session:
         assert row_counts(session)["triage_results"] == 0 and row_counts(session)["tickets"] == 0
+
+
+def test_api_metrics_count_erasures_per_tenant(api: TestClient, sessions: sessionmaker[Session]) -> None:
+    add_ticket(sessions, "a", requester_id="r-1")
+    admin = {"X-API-Key": "default-key"}
+    api.post("/v1/admin/erasures", json={"requester_id": "r-1", "actor": "dpo"}, headers=admin)
+    api.post("/v1/admin/erasures", json={"requester_id": "r-1", "actor": "dpo"}, headers=admin)
+
+    text = api.get("/metrics", headers=admin).text
+
+    assert 'triage_erasures_total{tenant="default"} 2.0' in text
+    assert 'triage_erased_rows_total{tenant="default"} 2.0' in text  # the ticket and its message
+    assert 'triage_erasures_total{tenant="globex"} 0.0' in text

@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
     "/erasures",
     response_model=ErasureOut,
     responses={
+        400: {"model": Problem, "description": "Body is not UTF-8 text (JSON must be)."},
         401: {"model": Problem, "description": "Missing or invalid API key."},
         409: {"model": Problem, "description": "The ticket id exists under several sources: name one."},
         422: {"model": Problem, "description": "Invalid body; `detail` names the field."},

@@ -165,6 +165,26 @@ def record_delivery(session: Session, *, tenant: str, delivery: InboundDelivery)
     return True
 
 
+def set_helpdesk_state(
+    session: Session, *, tenant: str, source: str, external_id: str, state: str, now: datetime
+) -> str | None:
+    """Record that the helpdesk closed, deleted or reopened a stored ticket; return its id, if stored.
+
+    Closed and deleted tickets have their text purged sooner (service/lifecycle/retention.py); a
+    reopened one is open again. Nothing is created for a ticket this service never stored.
+    """
+    row = session.scalars(
+        select(TicketRow)
+        .where(TicketRow.tenant == tenant, TicketRow.source == source, TicketRow.external_id == external_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        return None
+    row.helpdesk_state = None if state == "reopened" else state
+    row.helpdesk_state_at = now
+    return row.id
+
+
 def link_delivery(session: Session, *, tenant: str, delivery: InboundDelivery, ticket_id: str) -> None:
     """Record which ticket a delivery stored, so erasing that ticket erases its delivery too."""
     session.execute(

@@ -348,3 +348,12 @@ def test_api_metrics_count_erasures_per_tenant(api: TestClient, sessions: sessio
     assert 'triage_erasures_total{tenant="default"} 2.0' in text
     assert 'triage_erased_rows_total{tenant="default"} 2.0' in text  # the ticket and its message
     assert 'triage_erasures_total{tenant="globex"} 0.0' in text
+
+
+def test_admin_api_answers_a_body_that_is_not_utf8_with_a_documented_400(api: TestClient) -> None:
+    headers = {"X-API-Key": "default-key", "Content-Type": "application/json"}
+
+    response = api.post("/v1/admin/erasures", content=b'{"requester_id": "\xff"}', headers=headers)
+
+    assert response.status_code == 400
+    assert "400" in api.get("/openapi.json").json()["paths"]["/v1/admin/erasures"]["post"]["responses"]

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from celery import signals
 from prometheus_client import (
@@ -32,9 +32,7 @@ from prometheus_client.metrics_core import Metric
 
 from service.config import get_settings
 from service.domain import ActionStatus, Decision, Triage
-
-if TYPE_CHECKING:
-    from service.lifecycle.retention import RetentionReport
+from service.lifecycle.retention import RetentionReport
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,8 @@ DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
 # kept about twice that, rounded up to a week.
 LONGEST_SENDER_RETRY_HOURS = 75 + 35 / 60 + 5 / 3600
 DEFAULT_DELIVERY_RETENTION_HOURS = 168.0
+# A century: longer windows would overflow date arithmetic and stop the retention job.
+MAX_RETENTION_DAYS = 36_500
 
 
 class Settings(BaseSettings):
@@ -116,17 +118,22 @@ class Settings(BaseSettings):
     # Data lifecycle (service/lifecycle): defaults for tenants whose entry in the tenants file has no
     # `retention:` of its own, and the scheduled job that applies them.
     retention_days: int = Field(
-        90, ge=1, description="Days after a ticket's last activity that its customer text is deleted."
+        90,
+        ge=1,
+        le=MAX_RETENTION_DAYS,
+        description="Days after a ticket's last activity that its customer text is deleted.",
     )
     retention_closed_days: int = Field(
         30,
         ge=0,
+        le=MAX_RETENTION_DAYS,
         description="Days after the helpdesk closed a ticket (and no activity since) that its "
         "text is deleted, if sooner than `retention_days`.",
     )
     retention_deleted_days: int = Field(
         0,
         ge=0,
+        le=MAX_RETENTION_DAYS,
         description="Days after the helpdesk deleted a ticket that its text is deleted (0: at the "
         "next retention run).",
     )
@@ -144,6 +151,7 @@ class Settings(BaseSettings):
     )
     delivery_retention_hours: float = Field(
         DEFAULT_DELIVERY_RETENTION_HOURS,
+        le=MAX_RETENTION_DAYS * 24,
         description="Hours an inbound delivery id is kept to drop a sender's retries; at least the longest "
         "retry window of any sender (docs/deployment.md, Data lifecycle).",
     )

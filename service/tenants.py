@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from service.config import Settings
+from service.config import MAX_RETENTION_DAYS, Settings
 
 DEFAULT_TENANT = "default"
 
@@ -66,11 +66,11 @@ class Retention(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Days after the ticket's last activity (a delivery, a triage, feedback).
-    days: int | None = Field(None, ge=1)
+    days: int | None = Field(None, ge=1, le=MAX_RETENTION_DAYS)
     # Days after the helpdesk closed the ticket, with no activity since.
-    closed_days: int | None = Field(None, ge=0)
+    closed_days: int | None = Field(None, ge=0, le=MAX_RETENTION_DAYS)
     # Days after the helpdesk deleted the ticket; 0 purges at the next run.
-    deleted_days: int | None = Field(None, ge=0)
+    deleted_days: int | None = Field(None, ge=0, le=MAX_RETENTION_DAYS)
 
     def resolved(self, settings: Settings) -> Retention:
         """Return the policy with every unset field taken from the settings."""

@@ -138,7 +138,7 @@ def record_state(
             now=datetime.now(UTC),
         )
         if ticket_id is None:
-            # Nothing to record it on; the delivery id stays, so a retry is answered the same way.
+            # Nothing to record it on (never stored, or erased); a retry is answered as a duplicate.
             return WebhookAccepted(status="ignored", reason="ticket not stored here")
         tickets.link_delivery(session, tenant=change.tenant, delivery=delivery, ticket_id=ticket_id)
     log.info("webhook %s: ticket %s", connector, change.state)

@@ -122,6 +122,7 @@ def test_retention_is_read_from_the_tenants_file(tmp_path: Path) -> None:
         "closed_days": 30,
         "deleted_days": 0,
     }
-    path.write_text(yaml.safe_dump({"tenants": [{"name": "acme", "retention": {"days": 0}}]}))
-    with pytest.raises(TenantsFileError, match=r"tenants\[0\]\.retention\.days"):
-        load_tenants(settings)
+    for days in (0, 10**9):  # nothing kept at all, or a window that would overflow the date arithmetic
+        path.write_text(yaml.safe_dump({"tenants": [{"name": "acme", "retention": {"days": days}}]}))
+        with pytest.raises(TenantsFileError, match=r"tenants\[0\]\.retention\.days"):
+            load_tenants(settings)

@@ -277,12 +277,16 @@ def _mount_model_commands() -> None:
 
 
 def _mount_operator_commands() -> None:
-    """Add `triage policy ...` and `triage feedback ...`; imported here so `triage serve` stays light."""
+    """Add the operator commands (policy, feedback, retention, erase); imported here: `serve` stays light."""
     from service.feedback.cli import feedback_app
+    from service.lifecycle.cli import erase, erasures, retention_app
     from workers.routing.cli import policy_app
 
     app.add_typer(policy_app, name="policy")
     app.add_typer(feedback_app, name="feedback")
+    app.add_typer(retention_app, name="retention")
+    app.command(name="erase")(erase)
+    app.command(name="erasures")(erasures)
 
 
 _mount_model_commands()

@@ -16,6 +16,14 @@ PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "example", "whsec_exam
 # 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h. Source: ../shared/reference/reliability.md.
 DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
 
+# The longest retry window of any sender we accept: Standard Webhooks' example schedule, 75 h 35 min
+# (spec v1.0.0). Every vendor's window and its source: service/lifecycle/windows.py. Delivery ids are
+# kept about twice that, rounded up to a week.
+LONGEST_SENDER_RETRY_HOURS = 75 + 35 / 60 + 5 / 3600
+DEFAULT_DELIVERY_RETENTION_HOURS = 168.0
+# A century: longer windows would overflow date arithmetic and stop the retention job.
+MAX_RETENTION_DAYS = 36_500
+
 
 class Settings(BaseSettings):
     """Every setting of the service; each maps to the env var `TRIAGE_<NAME>`."""
@@ -107,6 +115,47 @@ class Settings(BaseSettings):
         9100, ge=0, le=65535, description="Port of the worker's Prometheus /metrics (0 turns it off)."
     )
 
+    # Data lifecycle (service/lifecycle): defaults for tenants whose entry in the tenants file has no
+    # `retention:` of its own, and the scheduled job that applies them.
+    retention_days: int = Field(
+        90,
+        ge=1,
+        le=MAX_RETENTION_DAYS,
+        description="Days after a ticket's last activity that its customer text is deleted.",
+    )
+    retention_closed_days: int = Field(
+        30,
+        ge=0,
+        le=MAX_RETENTION_DAYS,
+        description="Days after the helpdesk closed a ticket (and no activity since) that its "
+        "text is deleted, if sooner than `retention_days`.",
+    )
+    retention_deleted_days: int = Field(
+        0,
+        ge=0,
+        le=MAX_RETENTION_DAYS,
+        description="Days after the helpdesk deleted a ticket that its text is deleted (0: at the "
+        "next retention run).",
+    )
+    retention_interval_seconds: float = Field(
+        900.0, gt=0, description="How often the retention job runs (a Celery beat task)."
+    )
+    retention_batch_size: int = Field(
+        200, ge=1, le=10_000, description="Tickets (or delivery ids) purged per transaction."
+    )
+    retention_batch_pause_seconds: float = Field(
+        0.05, ge=0, description="Pause between two purge transactions, so intake's writes get the database."
+    )
+    retention_max_run_seconds: float = Field(
+        300.0, gt=0, description="A retention run stops after this long; the next run carries on."
+    )
+    delivery_retention_hours: float = Field(
+        DEFAULT_DELIVERY_RETENTION_HOURS,
+        le=MAX_RETENTION_DAYS * 24,
+        description="Hours an inbound delivery id is kept to drop a sender's retries; at least the longest "
+        "retry window of any sender (docs/deployment.md, Data lifecycle).",
+    )
+
     # Outbound
     outbound_webhook_url: str | None = Field(
         None, description="Standard Webhooks receiver for `ticket.*` events. Empty: no events are sent."
@@ -162,6 +211,16 @@ class Settings(BaseSettings):
     )
     pager_routing_key: SecretStr | None = Field(None, description="PagerDuty integration (routing) key.")
     pager_secret: SecretStr | None = Field(None, description="Signing secret for the webhook format.")
+
+    @field_validator("delivery_retention_hours")
+    @classmethod
+    def _outlive_every_sender(cls, value: float) -> float:
+        # A delivery id forgotten while its sender still retries lets that retry in as a new delivery.
+        if value < LONGEST_SENDER_RETRY_HOURS:
+            raise ValueError(
+                f"must be at least {LONGEST_SENDER_RETRY_HOURS:.1f} hours, the longest sender retry window"
+            )
+        return value
 
     @field_validator("retry_schedule_seconds")
     @classmethod

@@ -17,6 +17,7 @@ from service.config import Settings
 from service.deps import build_state
 from service.feedback.router import router as feedback_router
 from service.health.router import router as health_router
+from service.lifecycle.router import router as lifecycle_router
 from service.logs import configure_logging
 from service.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from service.tickets.router import router as tickets_router
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(tickets_router)
     app.include_router(admin_router)
+    app.include_router(lifecycle_router)
     app.include_router(webhooks_router)
     app.include_router(assist_router)
     app.include_router(feedback_router)

@@ -30,14 +30,14 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.domain import ActionStatus, TicketStatus
-from service.storage.models import ActionRow, TicketRow
+from service.storage.models import ActionRow, ErasureRow, TicketRow
 from service.tenants import DEFAULT_TENANT
 
 if TYPE_CHECKING:
@@ -259,6 +259,48 @@ class QueueCollector:
         yield up
 
 
+class ErasureCollector:
+    """Count erasures and the rows they removed, per tenant, from the audit table at scrape time.
+
+    Erasures run in the API or in `triage erase`, a short-lived process with no /metrics of its own;
+    the audit table sees both. Every configured tenant has its series, at zero until its first one.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], tenants: Iterable[str] = ()):
+        self.sessions = sessions
+        self.tenants = set(tenants)
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield erasure requests and erased rows per tenant; nothing when the database cannot be read."""
+        try:
+            with self.sessions() as session:
+                totals = {
+                    tenant: (int(requests), int(rows or 0))
+                    for tenant, requests, rows in session.execute(
+                        select(ErasureRow.tenant, func.count(), func.sum(ErasureRow.rows_removed)).group_by(
+                            ErasureRow.tenant
+                        )
+                    )
+                }
+        except Exception as exc:  # the queue collector reports the database as down
+            log.warning("erasure metrics unavailable: %s", type(exc).__name__)
+            return
+        requests = CounterMetricFamily(
+            "triage_erasures",
+            "Erasure requests recorded (API and `triage erase`), including repeats that removed nothing.",
+            labels=["tenant"],
+        )
+        rows = CounterMetricFamily(
+            "triage_erased_rows", "Rows removed by erasure requests.", labels=["tenant"]
+        )
+        for tenant in sorted(self.tenants | set(totals)):
+            count, removed = totals.get(tenant, (0, 0))
+            requests.add_metric([tenant], float(count))
+            rows.add_metric([tenant], float(removed))
+        yield requests
+        yield rows
+
+
 def _age_seconds(since: datetime | None) -> float:
     if since is None:
         return 0.0
@@ -275,8 +317,10 @@ class _ProcessRegistry:
         return REGISTRY.collect()
 
 
-def build_registry(settings: Settings, sessions: sessionmaker[Session]) -> CollectorRegistry:
-    """Return the registry `/metrics` serves: this process's metrics (or all API processes') and the queue."""
+def build_registry(
+    settings: Settings, sessions: sessionmaker[Session], tenants: Iterable[str] = ()
+) -> CollectorRegistry:
+    """Return what `/metrics` serves: this process's (or all API processes') metrics, queue, erasures."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several API processes (uvicorn --workers): each writes its own files; sum them here.
@@ -284,6 +328,7 @@ def build_registry(settings: Settings, sessions: sessionmaker[Session]) -> Colle
     else:
         registry.register(_ProcessRegistry())
     registry.register(QueueCollector(settings.redis_url, sessions))
+    registry.register(ErasureCollector(sessions, tenants))
     return registry
 
 
@@ -339,7 +384,9 @@ def install(app: FastAPI) -> None:
     """Add request metrics and `/metrics` to the app; call after the other middleware so it wraps them."""
     from service.webhooks import VENDORS
 
-    app.state.metrics_registry = build_registry(app.state.settings, app.state.sessions)
+    app.state.metrics_registry = build_registry(
+        app.state.settings, app.state.sessions, [tenant.name for tenant in app.state.tenants]
+    )
     _initialise_series(VENDORS)
     app.add_middleware(HTTPMetricsMiddleware)
     app.include_router(router)

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 TASK_CLASSIFY = "triage.classify"
 TASK_DELIVER = "triage.deliver"
 TASK_SWEEP = "triage.sweep"
+TASK_RETENTION = "triage.retention"
 QUEUE_INFERENCE = "inference"
 QUEUE_ACTIONS = "actions"
 
@@ -51,6 +52,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             TASK_CLASSIFY: {"queue": QUEUE_INFERENCE},
             TASK_DELIVER: {"queue": QUEUE_ACTIONS},
             TASK_SWEEP: {"queue": QUEUE_ACTIONS},
+            TASK_RETENTION: {"queue": QUEUE_ACTIONS},
         },
     }
 
@@ -77,7 +79,7 @@ def send(settings: Settings, task: str, args: Sequence[Any], *, countdown: float
     Callers have already persisted what the task needs, so a failed publish loses nothing: the
     reconciliation sweep finds the work and enqueues it again.
     """
-    queue = QUEUE_ACTIONS if task in (TASK_DELIVER, TASK_SWEEP) else QUEUE_INFERENCE
+    queue = QUEUE_ACTIONS if task in (TASK_DELIVER, TASK_SWEEP, TASK_RETENTION) else QUEUE_INFERENCE
     try:
         producer(settings).send_task(
             task,

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from service.config import Settings
+from service.config import MAX_RETENTION_DAYS, Settings
 
 DEFAULT_TENANT = "default"
 
@@ -73,6 +73,33 @@ class TenantCalibration(BaseModel):
     moderate_threshold: float | None = Field(None, gt=0.0, lt=1.0)
 
 
+class Retention(BaseModel):
+    """How long a tenant's customer text is kept; what is unset follows the TRIAGE_RETENTION_* settings.
+
+    Text (subjects, message bodies, evidence, drafts, feedback comments) goes; scores, levels,
+    decisions, action outcomes and feedback labels stay.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Days after the ticket's last activity (a delivery, a triage, feedback).
+    days: int | None = Field(None, ge=1, le=MAX_RETENTION_DAYS)
+    # Days after the helpdesk closed the ticket, with no activity since.
+    closed_days: int | None = Field(None, ge=0, le=MAX_RETENTION_DAYS)
+    # Days after the helpdesk deleted the ticket; 0 purges at the next run.
+    deleted_days: int | None = Field(None, ge=0, le=MAX_RETENTION_DAYS)
+
+    def resolved(self, settings: Settings) -> Retention:
+        """Return the policy with every unset field taken from the settings."""
+        return Retention(
+            days=self.days if self.days is not None else settings.retention_days,
+            closed_days=self.closed_days if self.closed_days is not None else settings.retention_closed_days,
+            deleted_days=self.deleted_days
+            if self.deleted_days is not None
+            else settings.retention_deleted_days,
+        )
+
+
 class Tenant(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -82,6 +109,7 @@ class Tenant(BaseModel):
     outbound_webhook_url: str | None = None
     outbound_webhook_secret: SecretStr | None = None
     calibration: TenantCalibration = Field(default_factory=TenantCalibration)
+    retention: Retention = Field(default_factory=Retention)
 
     def connector(self, name: str) -> ConnectorConfig | None:
         """Return this tenant's configuration of helpdesk connector `name`, if it has one."""

@@ -67,7 +67,8 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "TRUNCATE tickets, messages, triage_results, decisions, actions, inbound_deliveries, feedback"
+                "TRUNCATE tickets, messages, triage_results, decisions, actions, inbound_deliveries, "
+                "feedback, erasures"
             )
         )
     engine.dispose()

@@ -1,4 +1,4 @@
-"""The Celery application: Redis broker, late acks, bounded prefetch, separate queues, the sweep."""
+"""The Celery application: Redis broker, late acks, bounded prefetch, separate queues, the periodic jobs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from celery.signals import setup_logging, worker_process_init
 
 from service.config import get_settings
 from service.logs import configure_logging
-from service.queue import TASK_SWEEP, celery_config
+from service.queue import TASK_RETENTION, TASK_SWEEP, celery_config
 from workers import metrics
 
 settings = get_settings()
@@ -31,8 +31,15 @@ app.conf.update(
     worker_send_task_events=False,
     beat_schedule={
         "reconcile": {"task": TASK_SWEEP, "schedule": settings.sweep_interval_seconds, "args": ()},
+        # Customer text past each tenant's window, and expired delivery ids (service/lifecycle).
+        "retention": {"task": TASK_RETENTION, "schedule": settings.retention_interval_seconds, "args": ()},
     },
-    imports=("workers.tasks.triage", "workers.tasks.outbound", "workers.tasks.sweep"),
+    imports=(
+        "workers.tasks.triage",
+        "workers.tasks.outbound",
+        "workers.tasks.sweep",
+        "workers.tasks.retention",
+    ),
 )
 
 metrics.connect_worker_signals()

@@ -32,6 +32,7 @@ from prometheus_client.metrics_core import Metric
 
 from service.config import get_settings
 from service.domain import ActionStatus, Decision, Triage
+from service.lifecycle.retention import RetentionReport
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,32 @@ HELPDESK_RATE_LIMITED = Counter(
     ["connector"],
 )
 
+# Data lifecycle (service/lifecycle/retention.py, run by the `triage.retention` beat task)
+
+RETENTION_PURGED_ROWS = Counter(
+    "triage_retention_purged_rows_total",
+    "Rows whose customer text the retention job removed: messages deleted; tickets, triage results, "
+    "decisions, outbox actions and feedback stripped of text.",
+    ["tenant"],
+)
+DELIVERY_IDS_PURGED = Counter(
+    "triage_delivery_ids_purged_total",
+    "Inbound delivery ids deleted once older than the delivery window (TRIAGE_DELIVERY_RETENTION_HOURS).",
+    ["tenant"],
+)
+RETENTION_RUNS = Counter(
+    "triage_retention_runs_total",
+    "Retention runs by outcome: complete, partial (stopped at its time budget with work left; the next "
+    "run carries on), failed.",
+    ["outcome"],
+)
+RETENTION_LAST_SUCCESS = Gauge(
+    "triage_retention_last_success_timestamp_seconds",
+    "Unix time at which the last retention run ended without an error.",
+    multiprocess_mode="max",
+)
+RETENTION_OUTCOMES = ("complete", "partial", "failed")
+
 WRITEBACK_OUTCOMES = {
     ActionStatus.DELIVERED: "delivered",
     ActionStatus.PENDING: "failed",
@@ -233,6 +260,24 @@ def observe_writeback(*, connector: str, action: str, status: str, attempt: int,
         WRITEBACK_RETRIES.labels(connector=connector).inc()
     if rate_limited:
         HELPDESK_RATE_LIMITED.labels(connector=connector).inc()
+
+
+def observe_retention(report: RetentionReport | None) -> None:
+    """Record one retention run: rows and delivery ids removed per tenant, its outcome, when it ended.
+
+    Every tenant's series is touched, at zero if nothing was due, so rates exist from the first run.
+    None records a run that raised.
+    """
+    for outcome in RETENTION_OUTCOMES:
+        RETENTION_RUNS.labels(outcome=outcome)
+    if report is None:
+        RETENTION_RUNS.labels(outcome="failed").inc()
+        return
+    for tenant in report.tenants | set(report.delivery_ids):
+        RETENTION_PURGED_ROWS.labels(tenant=tenant).inc(report.purged_rows[tenant])
+        DELIVERY_IDS_PURGED.labels(tenant=tenant).inc(report.delivery_ids[tenant])
+    RETENTION_RUNS.labels(outcome="complete" if report.finished else "partial").inc()
+    RETENTION_LAST_SUCCESS.set(time.time())
 
 
 # Celery hooks

@@ -139,7 +139,10 @@ def _commit(
     try:
         with sessions.begin() as session:
             row = session.get(TicketRow, ticket.id)
-            assert row is not None
+            if row is None:
+                # Erased (service/lifecycle) while it was scored: nothing of it may be written back.
+                log.info("ticket %s was erased while it was triaged", ticket.id)
+                return TriageOutcome(ticket.id, "skipped")
             # Time to triage runs from the ticket's creation, or from the reply that reopened it.
             waiting_since = row.created_at if triage.revision == 1 else row.updated_at
             session.add(

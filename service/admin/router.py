@@ -47,6 +47,9 @@ def replay_dead_letter(
         row = session.get(ActionRow, action_id)
         if row is None or row.tenant != tenant.name:
             raise HTTPException(404, detail="action not found")
+        if not row.payload:
+            # Retention removed what it would have sent (service/lifecycle/retention.py).
+            raise HTTPException(409, detail="the action's content was removed by retention")
         # Only a dead action may be replayed; the same idempotency key goes out again, so a receiver
         # that did get an earlier try still sees one delivery.
         changed = rowcount(

@@ -81,6 +81,9 @@ def record_feedback(session: Session, *, tenant: str, ticket_id: str, body: Feed
             parts.append(
                 (kind, verdict, {"predicted": predicted, "corrected": corrected, "verdict": verdict})
             )
+    if body.comment or (body.draft is not None and body.draft.verdict == "edited"):
+        # The agent's words may quote the customer: a ticket past retention has them purged again.
+        ticket.purged_at = None
     recorded = []
     for kind, verdict, payload in parts:
         if body.comment:

@@ -1,4 +1,5 @@
-"""Tables: tickets and their messages, triage results, decisions, the outbound outbox, inbound deliveries."""
+"""Tables: tickets and their messages, triage results, decisions, the outbound outbox, inbound deliveries,
+agent feedback, and the audit trail of erasures."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -48,7 +50,13 @@ def new_id() -> str:
 
 class TicketRow(Base):
     __tablename__ = "tickets"
-    __table_args__ = (UniqueConstraint("tenant", "source", "external_id", name="uq_ticket_source"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "source", "external_id", name="uq_ticket_source"),
+        # The retention job's two searches: text idle past the tenant's window, and tickets the
+        # helpdesk closed or deleted (service/lifecycle/retention.py).
+        Index("ix_tickets_retention", "tenant", "purged_at", "updated_at"),
+        Index("ix_tickets_helpdesk_state", "tenant", "helpdesk_state", "purged_at", "helpdesk_state_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     tenant: Mapped[str] = mapped_column(String(64), index=True)
@@ -71,6 +79,12 @@ class TicketRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # What the helpdesk last said about the ticket: None (open, or never said), closed or deleted;
+    # closed and deleted tickets may have their text purged sooner than open ones.
+    helpdesk_state: Mapped[str | None] = mapped_column(String(16))
+    helpdesk_state_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when retention removed the ticket's text; cleared when a delivery brings text again.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="ticket", order_by="MessageRow.position", cascade="all, delete-orphan"
@@ -157,7 +171,8 @@ class InboundDeliveryRow(Base):
     delivery_id: Mapped[str] = mapped_column(String(256))
     # sha256 (hex) of the signed body: a reused id with other content is refused, not stored again.
     content_hash: Mapped[str | None] = mapped_column(String(64))
-    ticket_id: Mapped[str | None] = mapped_column(String(32))
+    # The ticket the delivery stored or updated, so an erasure finds the deliveries it came in.
+    ticket_id: Mapped[str | None] = mapped_column(String(32), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
@@ -177,3 +192,23 @@ class FeedbackRow(Base):
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ErasureRow(Base):
+    """One erasure request: who asked, when, by which selector, and how many rows it removed.
+
+    It holds no customer text and no identifier of the customer: not the requester id, not the
+    helpdesk ticket id. `reference` is the operator's own case number for the request.
+    """
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    selector: Mapped[str] = mapped_column(String(16))  # requester | ticket
+    actor: Mapped[str] = mapped_column(String(128))
+    via: Mapped[str] = mapped_column(String(16))  # cli | api
+    reference: Mapped[str | None] = mapped_column(String(128))
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    rows_removed: Mapped[int] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

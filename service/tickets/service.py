@@ -101,6 +101,11 @@ def store_ticket(session: Session, ticket: Ticket) -> AcceptResult:
     row.priority = ticket.priority or row.priority
     row.subject = ticket.subject or row.subject
     row.updated_at = now
+    # The delivery may have brought text back to a purged ticket: retention must look at it again.
+    row.purged_at = None
+    if new_customer_messages and row.helpdesk_state == "closed":
+        row.helpdesk_state = None  # a customer's reply reopens a closed ticket in every helpdesk
+        row.helpdesk_state_at = now
     if new_customer_messages == 0:
         return AcceptResult(row.id, row.revision, row.status, needs_triage=False, duplicate=True)
     row.revision += 1
@@ -160,6 +165,40 @@ def record_delivery(session: Session, *, tenant: str, delivery: InboundDelivery)
     return True
 
 
+def set_helpdesk_state(
+    session: Session, *, tenant: str, source: str, external_id: str, state: str, now: datetime
+) -> str | None:
+    """Record that the helpdesk closed, deleted or reopened a stored ticket; return its id, if stored.
+
+    Closed and deleted tickets have their text purged sooner (service/lifecycle/retention.py); a
+    reopened one is open again. Nothing is created for a ticket this service never stored.
+    """
+    row = session.scalars(
+        select(TicketRow)
+        .where(TicketRow.tenant == tenant, TicketRow.source == source, TicketRow.external_id == external_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        return None
+    row.helpdesk_state = None if state == "reopened" else state
+    row.helpdesk_state_at = now
+    return row.id
+
+
+def link_delivery(session: Session, *, tenant: str, delivery: InboundDelivery, ticket_id: str) -> None:
+    """Record which ticket a delivery stored, so erasing that ticket erases its delivery too."""
+    session.execute(
+        update(InboundDeliveryRow)
+        .where(
+            InboundDeliveryRow.tenant == tenant,
+            InboundDeliveryRow.connector == delivery.connector,
+            InboundDeliveryRow.delivery_id == delivery.delivery_id,
+            InboundDeliveryRow.ticket_id.is_(None),
+        )
+        .values(ticket_id=ticket_id)
+    )
+
+
 def without_nul(ticket: Ticket) -> Ticket:
     """Return the ticket with NUL removed from every text (service/text.py says why)."""
     return Ticket.model_validate(strip_nul_deep(ticket.model_dump()))
@@ -191,6 +230,10 @@ def submit(
                             existing.id, existing.revision, existing.status, False, duplicate=True
                         )
                 result = store_ticket(session, ticket)
+                if delivery is not None:
+                    link_delivery(
+                        session, tenant=ticket.tenant, delivery=delivery, ticket_id=result.ticket_id
+                    )
             break
         except IntegrityError:
             # Two deliveries of the same new ticket raced; the second one now finds the first's row.

@@ -10,12 +10,17 @@ from service.webhooks.helpscout import HelpScoutWebhook
 from service.webhooks.intercom import IntercomWebhook
 from service.webhooks.schemas import (
     FreshdeskRule,
+    FreshdeskStateRule,
     HelpScoutConversation,
+    HelpScoutConversationState,
     IntercomNotification,
+    IntercomStateNotification,
     StandardEvent,
+    StandardStateEvent,
     ZammadTrigger,
     ZendeskCommentAdded,
     ZendeskTicketCreated,
+    ZendeskTicketState,
     ZendeskTrigger,
 )
 from service.webhooks.standard import StandardWebhook
@@ -36,10 +41,10 @@ VENDORS: dict[str, WebhookVendor] = {
 
 # The request bodies each vendor's webhook route documents in OpenAPI.
 VENDOR_BODIES: dict[str, list[type[BaseModel]]] = {
-    "zendesk": [ZendeskTicketCreated, ZendeskCommentAdded, ZendeskTrigger],
-    "freshdesk": [FreshdeskRule],
+    "zendesk": [ZendeskTicketCreated, ZendeskCommentAdded, ZendeskTrigger, ZendeskTicketState],
+    "freshdesk": [FreshdeskRule, FreshdeskStateRule],
     "zammad": [ZammadTrigger],
-    "helpscout": [HelpScoutConversation],
-    "intercom": [IntercomNotification],
-    "standard": [StandardEvent],
+    "helpscout": [HelpScoutConversation, HelpScoutConversationState],
+    "intercom": [IntercomNotification, IntercomStateNotification],
+    "standard": [StandardEvent, StandardStateEvent],
 }

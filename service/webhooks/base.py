@@ -45,12 +45,31 @@ class Delivery:
     delivery_id: str
 
 
+# What a helpdesk can say about a ticket's life: closed (solved, resolved, spam, merged) or deleted
+# tickets have their text purged sooner (service/lifecycle/retention.py); reopened clears the state.
+CLOSED = "closed"
+DELETED = "deleted"
+REOPENED = "reopened"
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """The helpdesk closed, deleted or reopened a ticket; no customer message comes with it."""
+
+    tenant: str
+    external_id: str
+    state: str  # closed | deleted | reopened
+    delivery_id: str
+    source: str | None = None  # the ticket's source when it is not the connector's name
+
+
 @dataclass(frozen=True)
 class Normalised:
-    """What a webhook means: tickets to submit, or the reason it changes nothing."""
+    """What a webhook means: tickets to submit, a ticket's new state, or the reason it changes nothing."""
 
     deliveries: list[Delivery] = field(default_factory=list)
     ignored: str | None = None
+    state: StateChange | None = None
 
     @classmethod
     def ignore(cls, reason: str) -> Normalised:

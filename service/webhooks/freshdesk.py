@@ -19,10 +19,14 @@ from typing import Any
 from service.domain import AuthorRole, Message, Ticket
 from service.tenants import ConnectorConfig
 from service.webhooks.base import (
+    CLOSED,
+    DELETED,
+    REOPENED,
     Delivery,
     Normalised,
     PayloadError,
     SignatureError,
+    StateChange,
     WebhookVendor,
     body_fingerprint,
     html_to_text,
@@ -30,10 +34,12 @@ from service.webhooks.base import (
     parse_payload,
     require_secrets,
 )
-from service.webhooks.schemas import FreshdeskRule
+from service.webhooks.schemas import FreshdeskRule, FreshdeskStateRule
 
 SECRET_HEADER = "x-triage-secret"
 EVENTS = ("ticket_created", "customer_reply")
+# Rules the admin adds for a ticket resolved or closed, deleted, or reopened (docs/connectors.md).
+STATE_EVENTS = {"ticket_closed": CLOSED, "ticket_deleted": DELETED, "ticket_reopened": REOPENED}
 
 
 def _matches_any(presented: bytes, secrets: list[bytes]) -> bool:
@@ -76,6 +82,11 @@ class FreshdeskWebhook(WebhookVendor):
         tenant: str,
         raw_body: bytes,
     ) -> Normalised:
+        event = payload.get("event") if isinstance(payload, dict) else None
+        if event in STATE_EVENTS:
+            changed = parse_payload(FreshdeskStateRule, payload)
+            state = STATE_EVENTS[changed.event]
+            return Normalised(state=StateChange(tenant, changed.ticket.id, state, body_fingerprint(raw_body)))
         rule = parse_payload(FreshdeskRule, payload)
         if rule.event not in EVENTS:
             return Normalised.ignore(f"event {rule.event} is not triaged")

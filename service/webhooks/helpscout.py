@@ -6,6 +6,8 @@ is in `X-HelpScout-Event` (`convo.created`, `convo.customer.reply.created`, ...)
 object; threads under `_embedded.threads` with `type` and `createdBy.type` (`customer` or `user`)
 follow the Mailbox API 2.0 conversation/thread reference (verified for the fields used here).
 Help Scout sends no delivery id, so the event name plus the body's hash is the dedupe key.
+`convo.status` (a Conversation with its `status`) and `convo.deleted` (`{"id": ...}`) record the
+conversation's state for retention (same page, verified).
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from typing import Any
 from service.domain import AuthorRole, Message, Ticket
 from service.tenants import ConnectorConfig
 from service.webhooks.base import (
+    CLOSED,
+    DELETED,
+    REOPENED,
     Delivery,
     Normalised,
     PayloadError,
     SignatureError,
+    StateChange,
     WebhookVendor,
     any_digest_matches,
     decode_base64,
@@ -30,9 +36,12 @@ from service.webhooks.base import (
     parse_payload,
     require_secrets,
 )
-from service.webhooks.schemas import HelpScoutConversation, HelpScoutTag
+from service.webhooks.schemas import HelpScoutConversation, HelpScoutConversationState, HelpScoutTag
 
 TRIAGED_EVENTS = ("convo.created", "convo.customer.reply.created")
+# A conversation's status changed (`active`, `pending`, `closed`, `spam`) or it was deleted.
+STATE_EVENTS = ("convo.status", "convo.deleted")
+CLOSED_STATUSES = ("closed", "spam")
 
 
 class HelpScoutWebhook(WebhookVendor):
@@ -58,6 +67,9 @@ class HelpScoutWebhook(WebhookVendor):
         raw_body: bytes,
     ) -> Normalised:
         event = headers.get("x-helpscout-event", "")
+        delivery_id = "sha256:" + hashlib.sha256(event.encode() + b"\n" + raw_body).hexdigest()
+        if event in STATE_EVENTS:
+            return self._state(event, parse_payload(HelpScoutConversationState, payload), tenant, delivery_id)
         if event not in TRIAGED_EVENTS:
             return Normalised.ignore(f"event {event or '(none)'} is not triaged")
         conversation = parse_payload(HelpScoutConversation, payload)
@@ -85,5 +97,16 @@ class HelpScoutWebhook(WebhookVendor):
             requester_id=conversation.primaryCustomer.id,
             tags=[t.tag if isinstance(t, HelpScoutTag) else t for t in conversation.tags or []],
         )
-        delivery_id = "sha256:" + hashlib.sha256(event.encode() + b"\n" + raw_body).hexdigest()
         return Normalised([Delivery(ticket, delivery_id)])
+
+    def _state(
+        self, event: str, conversation: HelpScoutConversationState, tenant: str, delivery_id: str
+    ) -> Normalised:
+        """Map `convo.deleted` and `convo.status` to the conversation's state."""
+        if event == "convo.deleted":
+            return Normalised(state=StateChange(tenant, conversation.id, DELETED, delivery_id))
+        status = (conversation.status or "").lower()
+        if not status:
+            return Normalised.ignore("status change without a status")
+        state = CLOSED if status in CLOSED_STATUSES else REOPENED
+        return Normalised(state=StateChange(tenant, conversation.id, state, delivery_id))

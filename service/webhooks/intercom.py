@@ -15,19 +15,25 @@ from typing import Any
 from service.domain import AuthorRole, Message, Ticket
 from service.tenants import ConnectorConfig
 from service.webhooks.base import (
+    CLOSED,
+    REOPENED,
     Delivery,
     HubSignatureVendor,
     Normalised,
     PayloadError,
+    StateChange,
     html_to_text,
     is_ours,
     parse_payload,
 )
-from service.webhooks.schemas import IntercomNotification
+from service.webhooks.schemas import IntercomNotification, IntercomStateNotification
 
 CUSTOMER_AUTHORS = ("user", "lead", "contact")
 TOPIC_CREATED = "conversation.user.created"
 TOPIC_REPLIED = "conversation.user.replied"
+# An admin closed or reopened the conversation (Intercom's webhook topics, verified by name).
+TOPIC_CLOSED = "conversation.admin.closed"
+STATE_TOPICS = (TOPIC_CLOSED, "conversation.admin.opened")
 
 
 class IntercomWebhook(HubSignatureVendor):
@@ -42,6 +48,11 @@ class IntercomWebhook(HubSignatureVendor):
         tenant: str,
         raw_body: bytes,
     ) -> Normalised:
+        topic = payload.get("topic") if isinstance(payload, dict) else None
+        if topic in STATE_TOPICS:
+            closing = parse_payload(IntercomStateNotification, payload)
+            state = CLOSED if closing.topic == TOPIC_CLOSED else REOPENED
+            return Normalised(state=StateChange(tenant, closing.data.item.id, state, closing.id))
         notification = parse_payload(IntercomNotification, payload)
         topic = notification.topic
         if topic not in (TOPIC_CREATED, TOPIC_REPLIED):

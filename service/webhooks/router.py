@@ -102,7 +102,8 @@ async def _receive(
 def _request_body(vendor: str) -> dict[str, Any]:
     """Return the OpenAPI request body of a vendor's webhook: its payload models, by reference."""
     refs = [{"$ref": f"#/components/schemas/{model.__name__}"} for model in VENDOR_BODIES[vendor]]
-    schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
+    # anyOf: the shapes overlap (vendors' extra fields are allowed), so a body may fit more than one.
+    schema = refs[0] if len(refs) == 1 else {"anyOf": refs}
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from service.ids import check_external_id, id_pattern
+from service.ids import GENERIC_PATTERN, check_external_id, id_pattern
 from service.tickets.schemas import TicketIn
 
 
@@ -59,6 +59,7 @@ Priority = Annotated[str, Field(max_length=32)]
 GroupName = Annotated[str, Field(max_length=128)]
 MessageId = Annotated[str, Field(max_length=128)]
 Body = Annotated[str, Field(min_length=1)]
+Status = Annotated[str, Field(max_length=32)]
 Tag = Annotated[str, Field(max_length=128)]
 
 
@@ -129,6 +130,24 @@ class ZendeskTrigger(VendorPayload):
     tags: str | list[Tag] | None = Field(None, description="`{{ticket.tags}}`: space-separated.")
 
 
+class ZendeskStateDetail(VendorPayload):
+    id: ZendeskId
+    status: Status | None = None
+
+
+class ZendeskTicketState(VendorPayload):
+    """Zendesk event webhooks that change a ticket's life: status changed, (soft or for good) deleted."""
+
+    type: Literal[
+        "zen:event-type:ticket.status_changed",
+        "zen:event-type:ticket.soft_deleted",
+        "zen:event-type:ticket.permanently_deleted",
+        "zen:event-type:ticket.undeleted",
+    ]
+    id: EventId
+    detail: ZendeskStateDetail
+
+
 class FreshdeskTicket(VendorPayload):
     id: FreshdeskId
     subject: str | None = None
@@ -147,6 +166,17 @@ class FreshdeskRule(VendorPayload):
     ticket: FreshdeskTicket
 
 
+class FreshdeskTicketRef(VendorPayload):
+    id: FreshdeskId
+
+
+class FreshdeskStateRule(VendorPayload):
+    """The rule body for a ticket closed, resolved, deleted or reopened (docs/connectors.md)."""
+
+    event: Literal["ticket_closed", "ticket_deleted", "ticket_reopened"]
+    ticket: FreshdeskTicketRef
+
+
 class ZammadReference(VendorPayload):
     name: GroupName | None = None
 
@@ -163,6 +193,7 @@ class ZammadTicket(VendorPayload):
     tags: list[Tag] | None = None
     priority: ZammadReference | GroupName | None = None
     group: ZammadReference | GroupName | None = None
+    state: ZammadReference | GroupName | None = None
 
 
 class ZammadArticle(VendorPayload):
@@ -212,6 +243,13 @@ class HelpScoutConversation(VendorPayload):
     embedded: HelpScoutThreads = Field(alias="_embedded")
 
 
+class HelpScoutConversationState(VendorPayload):
+    """`convo.status` (a v2 Conversation with its `status`) and `convo.deleted` (`{"id": ...}` only)."""
+
+    id: HelpScoutId
+    status: Status | None = None
+
+
 class IntercomAuthor(VendorPayload):
     id: Reference | None = None
     type: str | None = None
@@ -254,6 +292,39 @@ class IntercomNotification(VendorPayload):
     id: EventId
     topic: Annotated[str, Field(min_length=1, max_length=128)]
     data: IntercomData
+
+
+class IntercomItemRef(VendorPayload):
+    id: IntercomId
+
+
+class IntercomStateData(VendorPayload):
+    item: IntercomItemRef
+
+
+class IntercomStateNotification(VendorPayload):
+    """`conversation.admin.closed` and `conversation.admin.opened`: an admin closed or reopened it."""
+
+    id: EventId
+    topic: Literal["conversation.admin.closed", "conversation.admin.opened"]
+    data: IntercomStateData
+
+
+class StandardTicketRef(VendorPayload):
+    source: str = Field("api", pattern=r"^[a-z0-9_-]{1,32}$")
+    external_id: str = Field(min_length=1, max_length=128, pattern=GENERIC_PATTERN)
+
+    @model_validator(mode="after")
+    def _id_of_its_source(self) -> StandardTicketRef:
+        check_external_id(self.source, self.external_id)
+        return self
+
+
+class StandardStateEvent(VendorPayload):
+    """A Standard Webhooks event for a ticket closed, deleted or reopened in the sending system."""
+
+    type: Literal["ticket.closed", "ticket.deleted", "ticket.reopened"]
+    data: StandardTicketRef
 
 
 class StandardEvent(VendorPayload):

@@ -15,7 +15,7 @@ from service.config import Settings
 from service.domain import Message, Ticket
 from service.tenants import ConnectorConfig
 from service.tickets import service as tickets
-from service.webhooks.base import Normalised, PayloadError, SignatureError, WebhookVendor
+from service.webhooks.base import Normalised, PayloadError, SignatureError, StateChange, WebhookVendor
 from service.webhooks.schemas import WebhookAccepted, WebhookTicket
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,8 @@ def submit_all(
         return WebhookAccepted(status="ignored", reason=outcome.ignored)
     # Every vendor signs the raw body, so its hash ties the delivery id to what was signed.
     content_hash = hashlib.sha256(raw_body).hexdigest()
+    if outcome.state is not None:
+        return record_state(sessions, connector, outcome.state, content_hash=content_hash)
     stored = []
     for delivery in outcome.deliveries:
         result = tickets.submit(
@@ -114,3 +116,30 @@ def submit_all(
     return WebhookAccepted(
         status="duplicate" if duplicate else "accepted", duplicate=duplicate, tickets=stored
     )
+
+
+def record_state(
+    sessions: sessionmaker[Session], connector: str, change: StateChange, *, content_hash: str
+) -> WebhookAccepted:
+    """Record a ticket's new helpdesk state once per delivery id; a ticket never stored is ignored.
+
+    Raises DeliveryConflict when a known delivery id arrives with a different signed body.
+    """
+    delivery = tickets.InboundDelivery(connector, delivery_key(change.delivery_id), content_hash)
+    with sessions.begin() as session:
+        if not tickets.record_delivery(session, tenant=change.tenant, delivery=delivery):
+            return WebhookAccepted(status="duplicate", duplicate=True)
+        ticket_id = tickets.set_helpdesk_state(
+            session,
+            tenant=change.tenant,
+            source=change.source or connector,
+            external_id=change.external_id,
+            state=change.state,
+            now=datetime.now(UTC),
+        )
+        if ticket_id is None:
+            # Nothing to record it on (never stored, or erased); a retry is answered as a duplicate.
+            return WebhookAccepted(status="ignored", reason="ticket not stored here")
+        tickets.link_delivery(session, tenant=change.tenant, delivery=delivery, ticket_id=ticket_id)
+    log.info("webhook %s: ticket %s", connector, change.state)
+    return WebhookAccepted(status="accepted", tickets=[])

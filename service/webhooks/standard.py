@@ -22,18 +22,26 @@ from pydantic import ValidationError
 from service.tenants import ConnectorConfig
 from service.tickets.schemas import TicketIn
 from service.webhooks.base import (
+    CLOSED,
+    DELETED,
+    REOPENED,
     Delivery,
     Normalised,
     PayloadError,
     SignatureError,
+    StateChange,
     WebhookVendor,
     hmac_digest,
     is_ours,
+    parse_payload,
     require_secrets,
 )
+from service.webhooks.schemas import StandardStateEvent
 
 SECRET_PREFIX = "whsec_"
 EVENTS = ("ticket.created", "ticket.replied")
+# The sending system closed, deleted or reopened a ticket: `{"type": ..., "data": {"external_id"}}`.
+STATE_EVENTS = {"ticket.closed": CLOSED, "ticket.deleted": DELETED, "ticket.reopened": REOPENED}
 UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
@@ -104,6 +112,15 @@ class StandardWebhook(WebhookVendor):
         if not isinstance(payload, dict):
             raise PayloadError("body: expected a JSON object")
         kind = payload.get("type")
+        if kind in STATE_EVENTS:
+            changed = parse_payload(StandardStateEvent, payload)
+            ref = changed.data
+            # Stored as intake stores it: the generic `api` source under this connector's name.
+            source = self.name if ref.source == "api" else ref.source
+            state = StateChange(
+                tenant, ref.external_id, STATE_EVENTS[changed.type], headers["webhook-id"], source
+            )
+            return Normalised(state=state)
         if kind not in EVENTS:
             return Normalised.ignore(f"event type {kind} is not triaged")
         try:

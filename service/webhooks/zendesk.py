@@ -11,7 +11,8 @@ follow Zendesk's "Ticket events" webhook reference (verified). The fields inside
 (`id`, `body`, `is_public`, `author.id`, `author.is_staff`) come from a third-party schema of that
 event, consistent with Zendesk's listing but unverified on Zendesk's own page. Trigger webhooks carry
 the JSON body the admin pastes from docs/connectors.md (`triage_template`); every request carries
-`x-zendesk-webhook-invocation-id` ("Anatomy of a webhook request", verified).
+`x-zendesk-webhook-invocation-id` ("Anatomy of a webhook request", verified). `ticket.status_changed`
+and the deletion events record the ticket's state (solved or closed, deleted) for retention.
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from typing import Any
 from service.domain import AuthorRole, Message, Ticket
 from service.tenants import ConnectorConfig
 from service.webhooks.base import (
+    CLOSED,
+    DELETED,
+    REOPENED,
     Delivery,
     Normalised,
     PayloadError,
     SignatureError,
+    StateChange,
     WebhookVendor,
     any_digest_matches,
     body_fingerprint,
@@ -40,8 +45,21 @@ from service.webhooks.schemas import (
     ZendeskCommentAdded,
     ZendeskOtherEvent,
     ZendeskTicketCreated,
+    ZendeskTicketState,
     ZendeskTrigger,
 )
+
+# Event types that change a ticket's life (Zendesk's ticket event types, verified for
+# status_changed; the deletion types follow its "Ticket Soft/Permanently Deleted" events, unverified
+# as webhook names). None: the state depends on the new status.
+STATE_EVENTS: dict[str, str | None] = {
+    "zen:event-type:ticket.status_changed": None,
+    "zen:event-type:ticket.soft_deleted": DELETED,
+    "zen:event-type:ticket.permanently_deleted": DELETED,
+    "zen:event-type:ticket.undeleted": REOPENED,
+}
+# Solved tickets reopen on a reply and Zendesk closes them after a few days; both count as closed.
+CLOSED_STATUSES = ("solved", "closed")
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -93,7 +111,19 @@ class ZendeskWebhook(WebhookVendor):
             return self._created(parse_payload(ZendeskTicketCreated, payload), config, tenant)
         if kind == "zen:event-type:ticket.comment_added":
             return self._comment_added(parse_payload(ZendeskCommentAdded, payload), config, tenant)
+        if kind in STATE_EVENTS:
+            return self._state(parse_payload(ZendeskTicketState, payload), tenant)
         return Normalised.ignore(f"event type {kind[:64]} is not triaged")
+
+    def _state(self, event: ZendeskTicketState, tenant: str) -> Normalised:
+        """Map a status change or a deletion to the ticket's state (retention purges those sooner)."""
+        state = STATE_EVENTS[event.type]
+        if state is None:  # a status change: solved and closed close it, any other status reopens it
+            status = (event.detail.status or "").lower()
+            if not status:
+                return Normalised.ignore("status change without a status")
+            state = CLOSED if status in CLOSED_STATUSES else REOPENED
+        return Normalised(state=StateChange(tenant, event.detail.id, state, event.id))
 
     def _created(self, event: ZendeskTicketCreated, config: ConnectorConfig, tenant: str) -> Normalised:
         detail = event.detail

@@ -116,6 +116,8 @@ class ObservedStack:
             "TRIAGE_OUTBOUND_TIMEOUT_SECONDS": "2",
             "TRIAGE_RETRY_SCHEDULE_SECONDS": "[1, 1, 1]",
             "TRIAGE_SWEEP_INTERVAL_SECONDS": "2",
+            # The retention job runs (and reports) a few times while the stack is up.
+            "TRIAGE_RETENTION_INTERVAL_SECONDS": "2",
             "TRIAGE_WORKER_METRICS_PORT": str(self.worker_metrics_port),
             "TRIAGE_METRICS_PUBLIC": "false",
             # Rank reply templates by word overlap: the MiniLM encoder would load torch for nothing here.

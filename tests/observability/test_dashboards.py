@@ -43,6 +43,8 @@ def exported_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     sessions: sessionmaker[Session] = session_factory(url)
     collector = api_metrics.QueueCollector("redis://127.0.0.1:1/0", sessions)
     names = {family.name for family in collector.collect()}
+    # Scrape-time counters are exposed with `_total`, which their family name leaves off.
+    names |= {f"{f.name}_total" for f in api_metrics.ErasureCollector(sessions, ["default"]).collect()}
     for module in (api_metrics, worker_metrics):
         for metric in _declared(module):
             names |= _sample_names(metric)

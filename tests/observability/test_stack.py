@@ -103,7 +103,7 @@ def _wave(stack: ObservedStack, wave: int) -> None:
     forged = "whsec_" + "Zm9yZ2VkLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm"
     assert _webhook(stack, event, msg_id=f"forged-{wave}", secret=forged) == 401
     assert _webhook(stack, {"type": "ticket.created", "data": {}}, msg_id=f"bad-{wave}") == 422
-    assert _webhook(stack, {"type": "ticket.deleted", "data": {}}, msg_id=f"ignored-{wave}") == 200
+    assert _webhook(stack, {"type": "ticket.merged", "data": {}}, msg_id=f"ignored-{wave}") == 200
 
     wait_for(lambda: _settled(stack), 60, f"wave {wave} triaged and written back")
     with stack.api() as client:

@@ -52,7 +52,7 @@ def test_zendesk_trigger_template() -> None:
 
 def test_zendesk_other_event_types_are_ignored() -> None:
     payload = json.loads(load("zendesk/ticket_created.json")) | {
-        "type": "zen:event-type:ticket.status_changed"
+        "type": "zen:event-type:ticket.priority_changed"
     }
     outcome = VENDORS["zendesk"].normalise(payload, {}, CONFIG, tenant="acme", raw_body=b"")
     assert outcome.ignored and not outcome.deliveries

@@ -32,5 +32,9 @@ def strip_nul_deep(value: Any) -> Any:
     return value
 
 
-# A free-text field of a request body: NUL removed while it is validated.
+# A free-text field of a request body: NUL removed once the field's own constraints (the ones its
+# JSON schema states, on the text as sent) hold.
 NulFreeStr = Annotated[str, AfterValidator(strip_nul)]
+
+# JSON-schema pattern of a text that is not only NUL: it keeps something once NUL is stripped.
+NOT_ONLY_NUL = "[^\\x00]"

@@ -38,3 +38,7 @@ NulFreeStr = Annotated[str, AfterValidator(strip_nul)]
 
 # JSON-schema pattern of a text that is not only NUL: it keeps something once NUL is stripped.
 NOT_ONLY_NUL = "[^\\x00]"
+
+# JSON-schema pattern of an id in a URL path: no NUL. No stored row has one, and PostgreSQL cannot
+# even compare one (psycopg raised DataError, a 500), so the route refuses it (422) before any query.
+NO_NUL = "^[^\\x00]*$"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Path, status
 
 from service.deps import SessionsDep, TenantDep
 from service.feedback.schemas import FeedbackIn, FeedbackOut
 from service.feedback.service import FeedbackError, record_feedback, verdict_of
+from service.text import NO_NUL
 from service.tickets.schemas import Problem
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,12 @@ def _count(tenant: str, model_version: str | None, kind: str, verdict: str) -> N
     },
     summary="Record an agent's verdict on a draft and corrections of the scores",
 )
-def post_feedback(ticket_id: str, body: FeedbackIn, tenant: TenantDep, sessions: SessionsDep) -> FeedbackOut:
+def post_feedback(
+    ticket_id: Annotated[str, Path(pattern=NO_NUL)],
+    body: FeedbackIn,
+    tenant: TenantDep,
+    sessions: SessionsDep,
+) -> FeedbackOut:
     """Store the feedback with who gave it and when; it feeds `triage feedback export`."""
     try:
         with sessions.begin() as session:

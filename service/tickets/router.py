@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import JSONResponse
 
 from service.deps import SessionsDep, SettingsDep, TenantDep
+from service.text import NO_NUL
 from service.tickets import service
 from service.tickets.schemas import Problem, TicketAccepted, TicketIn, TicketOut
 
@@ -59,7 +60,9 @@ def create_ticket(body: TicketIn, tenant: TenantDep, settings: SettingsDep, sess
     responses={404: {"model": Problem, "description": "No such ticket for this tenant."}, **ERRORS},
     summary="Status, triage, decision and action outcomes of a ticket",
 )
-def get_ticket(ticket_id: str, tenant: TenantDep, sessions: SessionsDep) -> TicketOut:
+def get_ticket(
+    ticket_id: Annotated[str, Path(pattern=NO_NUL)], tenant: TenantDep, sessions: SessionsDep
+) -> TicketOut:
     with sessions() as session:
         found = service.ticket_status(session, tenant=tenant.name, ticket_id=ticket_id)
     if found is None:

@@ -43,13 +43,20 @@ class DraftVerdict(BaseModel):
 class FeedbackIn(BaseModel):
     """An agent's verdict on a draft and/or corrections of the scores; at least one of them."""
 
+    # `anyOf` states what `_something` enforces: a draft verdict, a frustration or an urgency level that
+    # is not null.
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            "anyOf": [
+                {"required": ["draft"], "properties": {"draft": {"type": "object"}}},
+                {"required": ["frustration"], "properties": {"frustration": {"type": "string"}}},
+                {"required": ["urgency"], "properties": {"urgency": {"type": "string"}}},
+            ],
             "examples": [
                 {"agent": "jane@example.com", "draft": {"rank": 1, "verdict": "accepted"}},
                 {"agent": "jane@example.com", "frustration": "mild", "urgency": "high"},
-            ]
+            ],
         },
     )
 

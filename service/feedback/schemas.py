@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.text import NOT_ONLY_NUL, NulFreeStr
 
+# Revisions are stored as 32-bit integers (PostgreSQL `integer`): a larger one names no stored revision,
+# and PostgreSQL refused to compare it (DataError, a 500), so the body is refused instead.
+MAX_REVISION = 2**31 - 1
+
 FrustrationLevel = Literal["none", "mild", "moderate", "severe"]
 UrgencyLevel = Literal["low", "normal", "high", "critical"]
 
@@ -66,7 +70,9 @@ class FeedbackIn(BaseModel):
         pattern=NOT_ONLY_NUL,
         description="Who gives the feedback (helpdesk user).",
     )
-    revision: int | None = Field(None, ge=1, description="Triage revision it is about; default the latest.")
+    revision: int | None = Field(
+        None, ge=1, le=MAX_REVISION, description="Triage revision it is about; default the latest."
+    )
     draft: DraftVerdict | None = None
     frustration: FrustrationLevel | None = Field(None, description="The level the agent says is right.")
     urgency: UrgencyLevel | None = Field(None, description="The level the agent says is right.")

@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -19,6 +21,7 @@ from service.feedback.router import router as feedback_router
 from service.health.router import router as health_router
 from service.logs import configure_logging
 from service.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from service.text import mend_surrogates_deep
 from service.tickets.router import router as tickets_router
 from service.webhooks.router import router as webhooks_router
 from service.webhooks.router import webhook_body_schemas
@@ -54,6 +57,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status_code=503,
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422, but the input it echoes may hold a lone surrogate (`"\ud800"` in the
+        # JSON), which failed to encode as UTF-8: a 500.
+        errors = mend_surrogates_deep(jsonable_encoder(exc.errors()))
+        return JSONResponse({"detail": errors}, status_code=422)
 
     app.include_router(health_router)
     app.include_router(tickets_router)

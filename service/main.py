@@ -23,6 +23,7 @@ from service.logs import configure_logging
 from service.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from service.text import mend_surrogates_deep
 from service.tickets.router import router as tickets_router
+from service.tickets.schemas import document_limits
 from service.webhooks.router import router as webhooks_router
 from service.webhooks.router import webhook_body_schemas
 
@@ -73,10 +74,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feedback_router)
 
     def openapi() -> dict[str, Any]:
-        """Return the schema with each vendor's webhook body, which the routes read as raw bytes."""
+        """Return the schema with each vendor's webhook body and the configured message limits."""
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(webhook_body_schemas())
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(webhook_body_schemas())
+            document_limits(
+                components,
+                max_messages=settings.max_messages,
+                max_message_chars=settings.max_message_chars,
+            )
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -18,6 +18,18 @@ MAX_BODY_CHARS = 100_000
 MAX_MESSAGES = 1_000
 
 
+def document_limits(components: dict[str, Any], *, max_messages: int, max_message_chars: int) -> None:
+    """Write the configured message limits into the OpenAPI schemas of a ticket body.
+
+    `POST /v1/tickets` refuses (422) more messages, or longer ones, than the settings allow, so the
+    schema clients and fuzzers read states those limits, not only the hard caps above.
+    """
+    messages = components["TicketIn"]["properties"]["messages"]
+    messages["maxItems"] = min(max_messages, MAX_MESSAGES)
+    body = components["MessageIn"]["properties"]["body"]
+    body["maxLength"] = min(max_message_chars, MAX_BODY_CHARS)
+
+
 def _date_time_string(value: Any) -> Any:
     """Refuse numbers for a date-time: the schema says an ISO-8601 string, and `0` is not a time.
 

@@ -17,7 +17,11 @@ from service.text import NO_NUL
 from service.tickets.schemas import ActionOut, Problem
 from service.tickets.service import action_out
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    responses={401: {"model": Problem, "description": "Missing or invalid API key."}},
+)
 
 
 @router.get("/dead-letters", response_model=list[ActionOut], summary="Actions that ran out of retries")

@@ -11,7 +11,7 @@ from service.deps import SessionsDep, TenantDep
 from service.feedback.schemas import FeedbackIn, FeedbackOut
 from service.feedback.service import FeedbackError, record_feedback, verdict_of
 from service.text import NO_NUL
-from service.tickets.schemas import Problem
+from service.tickets.schemas import NOT_UTF8, Problem
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,11 @@ def _count(tenant: str, model_version: str | None, kind: str, verdict: str) -> N
     status_code=status.HTTP_201_CREATED,
     response_model=FeedbackOut,
     responses={
+        **NOT_UTF8,
         401: {"model": Problem, "description": "Missing or invalid API key."},
         404: {"model": Problem, "description": "No such ticket for this tenant."},
         409: {"model": Problem, "description": "Not triaged yet, or no such draft for that revision."},
+        413: {"model": Problem, "description": "Body over the configured limit."},
         422: {"model": Problem, "description": "Invalid body; `detail` names the field."},
     },
     summary="Record an agent's verdict on a draft and corrections of the scores",

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from service.deps import SessionsDep, SettingsDep, TenantDep
 from service.text import NO_NUL
 from service.tickets import service
-from service.tickets.schemas import Problem, TicketAccepted, TicketIn, TicketOut
+from service.tickets.schemas import NOT_UTF8, Problem, TicketAccepted, TicketIn, TicketOut
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
@@ -26,7 +26,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TicketAccepted,
-    responses=ERRORS,
+    responses={**NOT_UTF8, **ERRORS},
     summary="Submit a ticket or a customer reply for triage",
 )
 def create_ticket(body: TicketIn, tenant: TenantDep, settings: SettingsDep, sessions: SessionsDep):

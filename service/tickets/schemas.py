@@ -174,3 +174,9 @@ class Problem(BaseModel):
     """An error body: `detail` says what went wrong, naming the field where there is one."""
 
     detail: Any
+
+
+# FastAPI's answer to a JSON body that is not UTF-8, given before any parsing.
+NOT_UTF8: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "Body is not UTF-8 text (JSON must be)."}
+}

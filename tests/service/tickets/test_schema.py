@@ -9,9 +9,9 @@ from jsonschema import Draft202012Validator
 from tests.conftest import API_KEY, make_settings
 
 
-def ticket(messages: int, chars: int, external_id: str = "") -> dict[str, object]:
+def ticket(messages: int, chars: int, external_id: str = "", **message: str) -> dict[str, object]:
     external_id = external_id or f"limits-{messages}-{chars}"
-    return {"external_id": external_id, "messages": [{"body": "x" * chars}] * messages}
+    return {"external_id": external_id, "messages": [{"body": "x" * chars, **message}] * messages}
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,12 @@ def ticket(messages: int, chars: int, external_id: str = "") -> dict[str, object
         pytest.param(ticket(1, 1, "a..b"), id="double dot"),
         pytest.param(ticket(1, 1, ".."), id="dots"),
         pytest.param(ticket(1, 1, "a/b"), id="slash"),
+        # Found by schemathesis: a valid date-time the code refused, as it leaves the calendar in UTC.
+        pytest.param(ticket(1, 1, created_at="0001-01-01T00:00:00+00:08"), id="year 1 east of UTC"),
+        pytest.param(ticket(1, 1, created_at="0001-06-01T00:00:00Z"), id="year 1"),
+        pytest.param(ticket(1, 1, created_at="9999-12-31T23:59:59-23:59"), id="year 9999 west of UTC"),
+        pytest.param(ticket(1, 1, created_at="0002-01-01T00:00:00+14:00"), id="year 2"),
+        pytest.param(ticket(1, 1, created_at="2026-11-26T12:00:00"), id="no zone"),
     ],
 )
 def test_a_body_is_refused_exactly_when_the_schema_says_it_is_invalid(sqlite_url, enqueued, body) -> None:

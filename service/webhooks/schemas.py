@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
-from service.ids import check_external_id, id_pattern
+from service.ids import DIGITS, POSITIVE_INTEGER, check_external_id, id_pattern
 from service.tickets.schemas import TicketIn
 
 
@@ -35,6 +37,64 @@ class WebhookAccepted(BaseModel):
 
 class VendorPayload(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+# JavaScript's largest exact integer: the number forms the schemas document stay within it.
+MAX_SAFE_INTEGER = 2**53 - 1
+NUMBER_FOR_ID = {
+    id_pattern("zendesk"): {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
+    "^" + DIGITS.pattern + "$": {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER},
+}
+assert id_pattern("zendesk") == "^" + POSITIVE_INTEGER.pattern + "$"
+
+
+class VendorJsonSchema(GenerateJsonSchema):
+    """Document what `coerce_numbers_to_str` lets in: a vendor's string field may be a JSON number.
+
+    Zammad and Help Scout send ids and references as numbers (tests/fixtures/webhooks); the published
+    schema said strings only, so their own payloads were invalid by it. An id's number must be one its
+    pattern allows once written in decimal; any other field takes a number whose text fits its length.
+    """
+
+    coerce_numbers = False
+
+    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
+        outer = self.coerce_numbers
+        self.coerce_numbers = bool(schema.get("config", {}).get("coerce_numbers_to_str"))
+        try:
+            return super().model_schema(schema)
+        finally:
+            self.coerce_numbers = outer
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        text = super().str_schema(schema)
+        if not self.coerce_numbers:
+            return text
+        pattern = schema.get("pattern")
+        if pattern is not None:
+            number = NUMBER_FOR_ID.get(str(pattern))
+            return {"anyOf": [text, number]} if number is not None else text
+        # The longest text of a number within these bounds is 24 characters (a float's repr).
+        if schema.get("max_length", 24) < 24:
+            return text
+        return {
+            "anyOf": [text, {"type": "number", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER}]
+        }
+
+
+def when(field_name: str, value: str, then: dict[str, Any]) -> dict[str, Any]:
+    """Return a JSON-schema rule: if `field_name` is `value`, the body must also match `then`."""
+    return {"if": {"properties": {field_name: {"const": value}}, "required": [field_name]}, "then": then}
+
+
+def has(*path: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a JSON schema requiring the value at `path` (object keys) to exist and match `schema`."""
+    for key in reversed(path):
+        schema = {"type": "object", "required": [key], "properties": {key: schema}}
+    return schema
+
+
+TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
 
 
 ZendeskId = Annotated[
@@ -143,6 +203,16 @@ class FreshdeskTicket(VendorPayload):
 class FreshdeskRule(VendorPayload):
     """The automation-rule body an admin pastes from docs/connectors.md."""
 
+    # A triaged event carries its message, as normalising requires (422 otherwise).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                when("event", "ticket_created", has("ticket", "description", schema=TEXT)),
+                when("event", "customer_reply", has("ticket", "latest_public_comment", schema=TEXT)),
+            ]
+        }
+    )
+
     event: Annotated[str, Field(min_length=1, max_length=64)]
     ticket: FreshdeskTicket
 
@@ -195,7 +265,17 @@ class HelpScoutThread(VendorPayload):
 
 
 class HelpScoutThreads(VendorPayload):
-    threads: list[HelpScoutThread] = Field(min_length=1)
+    # A customer thread with a body is the message triaged (422 without one).
+    threads: list[HelpScoutThread] = Field(
+        min_length=1,
+        json_schema_extra={
+            "contains": {
+                "type": "object",
+                "required": ["type", "body"],
+                "properties": {"type": {"const": "customer"}, "body": TEXT},
+            }
+        },
+    )
 
 
 class HelpScoutTag(VendorPayload):
@@ -250,6 +330,30 @@ class IntercomData(VendorPayload):
 
 class IntercomNotification(VendorPayload):
     """An Intercom `notification_event` for a conversation topic."""
+
+    # A triaged topic carries its part: the first message, or the replies (422 otherwise).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                when(
+                    "topic",
+                    "conversation.user.created",
+                    has("data", "item", "source", schema={"type": "object"}),
+                ),
+                when(
+                    "topic",
+                    "conversation.user.replied",
+                    has(
+                        "data",
+                        "item",
+                        "conversation_parts",
+                        "conversation_parts",
+                        schema={"type": "array", "minItems": 1},
+                    ),
+                ),
+            ]
+        }
+    )
 
     id: EventId
     topic: Annotated[str, Field(min_length=1, max_length=128)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -42,10 +42,9 @@ class VendorPayload(BaseModel):
 # JavaScript's largest exact integer: the number forms the schemas document stay within it.
 MAX_SAFE_INTEGER = 2**53 - 1
 NUMBER_FOR_ID = {
-    id_pattern("zendesk"): {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
+    "^" + POSITIVE_INTEGER.pattern + "$": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
     "^" + DIGITS.pattern + "$": {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER},
 }
-assert id_pattern("zendesk") == "^" + POSITIVE_INTEGER.pattern + "$"
 
 
 class VendorJsonSchema(GenerateJsonSchema):
@@ -97,20 +96,44 @@ def has(*path: str, schema: dict[str, Any]) -> dict[str, Any]:
 TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
 
 
+def whole_number(value: Any) -> Any:
+    """Read an id sent as a whole number with a fraction part (`77.0`) as `77`.
+
+    The schema documents number ids as JSON-schema integers, and 77.0 is one of those.
+    """
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = BeforeValidator(whole_number)
 ZendeskId = Annotated[
-    str, Field(pattern=id_pattern("zendesk")), AfterValidator(partial(check_external_id, "zendesk"))
+    str,
+    Field(pattern=id_pattern("zendesk")),
+    WholeNumber,
+    AfterValidator(partial(check_external_id, "zendesk")),
 ]
 FreshdeskId = Annotated[
-    str, Field(pattern=id_pattern("freshdesk")), AfterValidator(partial(check_external_id, "freshdesk"))
+    str,
+    Field(pattern=id_pattern("freshdesk")),
+    WholeNumber,
+    AfterValidator(partial(check_external_id, "freshdesk")),
 ]
 ZammadId = Annotated[
-    str, Field(pattern=id_pattern("zammad")), AfterValidator(partial(check_external_id, "zammad"))
+    str,
+    Field(pattern=id_pattern("zammad")),
+    WholeNumber,
+    AfterValidator(partial(check_external_id, "zammad")),
 ]
 HelpScoutId = Annotated[
-    str, Field(pattern=id_pattern("helpscout")), AfterValidator(partial(check_external_id, "helpscout"))
+    str,
+    Field(pattern=id_pattern("helpscout")),
+    WholeNumber,
+    AfterValidator(partial(check_external_id, "helpscout")),
 ]
 IntercomId = Annotated[
-    str, Field(pattern=id_pattern("intercom")), AfterValidator(partial(check_external_id, "intercom"))
+    str,
+    Field(pattern=id_pattern("intercom")),
+    WholeNumber,
+    AfterValidator(partial(check_external_id, "intercom")),
 ]
 # Column sizes of the tickets and messages tables: longer values would fail on PostgreSQL only.
 EventId = Annotated[str, Field(min_length=1, max_length=256)]

@@ -15,7 +15,9 @@ import re
 POSITIVE_INTEGER = re.compile(r"[1-9][0-9]{0,18}")
 DIGITS = re.compile(r"[0-9]{1,32}")
 GENERIC = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-GENERIC_PATTERN = "^" + GENERIC.pattern + "$"
+# The same rule as one JSON-schema pattern, `..` included: each dot follows another character (or
+# starts the id). Its length is the field's maxLength.
+GENERIC_PATTERN = r"^\.?(?:[A-Za-z0-9_:-]\.?)*$"
 
 EXTERNAL_ID_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "zendesk": (POSITIVE_INTEGER, "a positive integer"),
@@ -28,8 +30,10 @@ GENERIC_RULE = (GENERIC, "1 to 128 of A-Z a-z 0-9 . _ : - without '..'")
 
 
 def id_pattern(source: str) -> str:
-    """Return the JSON-schema pattern of `source`'s ids (anchored; `..` is refused separately)."""
-    return "^" + EXTERNAL_ID_RULES.get(source, GENERIC_RULE)[0].pattern + "$"
+    """Return the JSON-schema pattern of `source`'s ids (anchored)."""
+    if source not in EXTERNAL_ID_RULES:
+        return GENERIC_PATTERN
+    return "^" + EXTERNAL_ID_RULES[source][0].pattern + "$"
 
 
 def external_id_rule(source: str) -> str:

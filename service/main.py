@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -20,7 +22,9 @@ from service.health.router import router as health_router
 from service.lifecycle.router import router as lifecycle_router
 from service.logs import configure_logging
 from service.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from service.text import mend_surrogates_deep
 from service.tickets.router import router as tickets_router
+from service.tickets.schemas import document_limits
 from service.webhooks.router import router as webhooks_router
 from service.webhooks.router import webhook_body_schemas
 
@@ -56,6 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422, but the input it echoes may hold a lone surrogate (`"\ud800"` in the
+        # JSON), which failed to encode as UTF-8: a 500.
+        errors = mend_surrogates_deep(jsonable_encoder(exc.errors()))
+        return JSONResponse({"detail": errors}, status_code=422)
+
     app.include_router(health_router)
     app.include_router(tickets_router)
     app.include_router(admin_router)
@@ -65,10 +76,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feedback_router)
 
     def openapi() -> dict[str, Any]:
-        """Return the schema with each vendor's webhook body, which the routes read as raw bytes."""
+        """Return the schema with each vendor's webhook body and the configured message limits."""
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(webhook_body_schemas())
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(webhook_body_schemas())
+            document_limits(
+                components,
+                max_messages=settings.max_messages,
+                max_message_chars=settings.max_message_chars,
+            )
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]

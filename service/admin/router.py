@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import select, update
 
 from service import queue
@@ -12,10 +13,15 @@ from service.deps import SessionsDep, SettingsDep, TenantDep
 from service.domain import ActionStatus
 from service.storage.db import rowcount
 from service.storage.models import ActionRow
+from service.text import NO_NUL
 from service.tickets.schemas import ActionOut, Problem
 from service.tickets.service import action_out
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    responses={401: {"model": Problem, "description": "Missing or invalid API key."}},
+)
 
 
 @router.get("/dead-letters", response_model=list[ActionOut], summary="Actions that ran out of retries")
@@ -40,7 +46,10 @@ def list_dead_letters(
     summary="Put a dead-lettered action back on the outbox with a fresh retry schedule",
 )
 def replay_dead_letter(
-    action_id: str, tenant: TenantDep, settings: SettingsDep, sessions: SessionsDep
+    action_id: Annotated[str, Path(pattern=NO_NUL)],
+    tenant: TenantDep,
+    settings: SettingsDep,
+    sessions: SessionsDep,
 ) -> ActionOut:
     now = datetime.now(UTC)
     with sessions.begin() as session:

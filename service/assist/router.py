@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, status
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from service.assist.schemas import Assist
 from service.assist.service import assist_view
 from service.deps import SessionsDep, SettingsDep, TenantDep
+from service.text import NO_NUL
 from service.tickets.schemas import Problem
 
 STATIC = Path(__file__).parent / "static"
@@ -27,7 +30,12 @@ router = APIRouter(tags=["assist"])
     },
     summary="Scores, evidence, history, drafts and suggested actions for an agent",
 )
-def get_assist(ticket_id: str, tenant: TenantDep, sessions: SessionsDep, settings: SettingsDep) -> Assist:
+def get_assist(
+    ticket_id: Annotated[str, PathParam(pattern=NO_NUL)],
+    tenant: TenantDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+) -> Assist:
     """Return what the worker found for the ticket, with the rule behind each suggested action."""
     with sessions() as session:
         found = assist_view(session, tenant=tenant.name, ticket_id=ticket_id, public_url=settings.public_url)

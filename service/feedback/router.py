@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Path, status
 
 from service.deps import SessionsDep, TenantDep
 from service.feedback.schemas import FeedbackIn, FeedbackOut
 from service.feedback.service import FeedbackError, record_feedback, verdict_of
-from service.tickets.schemas import Problem
+from service.text import NO_NUL
+from service.tickets.schemas import NOT_UTF8, Problem
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +36,21 @@ def _count(tenant: str, model_version: str | None, kind: str, verdict: str) -> N
     status_code=status.HTTP_201_CREATED,
     response_model=FeedbackOut,
     responses={
+        **NOT_UTF8,
         401: {"model": Problem, "description": "Missing or invalid API key."},
         404: {"model": Problem, "description": "No such ticket for this tenant."},
         409: {"model": Problem, "description": "Not triaged yet, or no such draft for that revision."},
+        413: {"model": Problem, "description": "Body over the configured limit."},
         422: {"model": Problem, "description": "Invalid body; `detail` names the field."},
     },
     summary="Record an agent's verdict on a draft and corrections of the scores",
 )
-def post_feedback(ticket_id: str, body: FeedbackIn, tenant: TenantDep, sessions: SessionsDep) -> FeedbackOut:
+def post_feedback(
+    ticket_id: Annotated[str, Path(pattern=NO_NUL)],
+    body: FeedbackIn,
+    tenant: TenantDep,
+    sessions: SessionsDep,
+) -> FeedbackOut:
     """Store the feedback with who gave it and when; it feeds `triage feedback export`."""
     try:
         with sessions.begin() as session:

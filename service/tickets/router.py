@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import JSONResponse
 
 from service.deps import SessionsDep, SettingsDep, TenantDep
+from service.text import NO_NUL
 from service.tickets import service
-from service.tickets.schemas import Problem, TicketAccepted, TicketIn, TicketOut
+from service.tickets.schemas import NOT_UTF8, Problem, TicketAccepted, TicketIn, TicketOut
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
@@ -25,7 +26,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TicketAccepted,
-    responses=ERRORS,
+    responses={**NOT_UTF8, **ERRORS},
     summary="Submit a ticket or a customer reply for triage",
 )
 def create_ticket(body: TicketIn, tenant: TenantDep, settings: SettingsDep, sessions: SessionsDep):
@@ -59,7 +60,9 @@ def create_ticket(body: TicketIn, tenant: TenantDep, settings: SettingsDep, sess
     responses={404: {"model": Problem, "description": "No such ticket for this tenant."}, **ERRORS},
     summary="Status, triage, decision and action outcomes of a ticket",
 )
-def get_ticket(ticket_id: str, tenant: TenantDep, sessions: SessionsDep) -> TicketOut:
+def get_ticket(
+    ticket_id: Annotated[str, Path(pattern=NO_NUL)], tenant: TenantDep, sessions: SessionsDep
+) -> TicketOut:
     with sessions() as session:
         found = service.ticket_status(session, tenant=tenant.name, ticket_id=ticket_id)
     if found is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
@@ -11,11 +11,27 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 from service.domain import AuthorRole, Decision, Message, Ticket, Triage
 from service.ids import GENERIC_PATTERN, check_external_id
 
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+# An ISO-8601 date-time of the years 2 to 9998. In years 1 and 9999 a zone offset can move a time out
+# of the calendar once it is read in UTC (Python's datetime overflows), and no message is that old or
+# new. The schema states the same pattern, so what it calls valid is what intake accepts.
+ISO_DATE_PATTERN = r"^(?!0001-|9999-)[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]"
+ISO_DATE = re.compile(ISO_DATE_PATTERN)
 
 # Hard caps that hold whatever the settings say; the settings can only tighten them.
 MAX_BODY_CHARS = 100_000
 MAX_MESSAGES = 1_000
+
+
+def document_limits(components: dict[str, Any], *, max_messages: int, max_message_chars: int) -> None:
+    """Write the configured message limits into the OpenAPI schemas of a ticket body.
+
+    `POST /v1/tickets` refuses (422) more messages, or longer ones, than the settings allow, so the
+    schema clients and fuzzers read states those limits, not only the hard caps above.
+    """
+    messages = components["TicketIn"]["properties"]["messages"]
+    messages["maxItems"] = min(max_messages, MAX_MESSAGES)
+    body = components["MessageIn"]["properties"]["body"]
+    body["maxLength"] = min(max_message_chars, MAX_BODY_CHARS)
 
 
 def _date_time_string(value: Any) -> Any:
@@ -26,7 +42,7 @@ def _date_time_string(value: Any) -> Any:
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str) or ISO_DATE.match(value) is None:
-        raise ValueError("expected an ISO-8601 date-time string")
+        raise ValueError("expected an ISO-8601 date-time string of the years 2 to 9998")
     return value
 
 
@@ -38,20 +54,12 @@ class MessageIn(BaseModel):
 
     author_role: AuthorRole = AuthorRole.CUSTOMER
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
-    created_at: DateTimeString | None = Field(None, description="ISO-8601; without a zone it is read as UTC.")
+    created_at: DateTimeString | None = Field(
+        None,
+        description="ISO-8601, years 2 to 9998; without a zone it is read as UTC.",
+        json_schema_extra={"pattern": ISO_DATE_PATTERN},
+    )
     external_id: str | None = Field(None, max_length=128)
-
-    @field_validator("created_at")
-    @classmethod
-    def _representable_in_utc(cls, value: datetime | None) -> datetime | None:
-        """Refuse a time that leaves the calendar once moved to UTC (year 9999 at -23:59)."""
-        if value is None or value.tzinfo is None:
-            return value
-        try:
-            value.astimezone(UTC)
-        except OverflowError as exc:
-            raise ValueError("date-time out of range") from exc
-        return value
 
 
 class TicketIn(BaseModel):
@@ -162,3 +170,9 @@ class Problem(BaseModel):
     """An error body: `detail` says what went wrong, naming the field where there is one."""
 
     detail: Any
+
+
+# FastAPI's answer to a JSON body that is not UTF-8, given before any parsing.
+NOT_UTF8: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "Body is not UTF-8 text (JSON must be)."}
+}

@@ -28,7 +28,7 @@ from service.tickets.schemas import Problem
 from service.tickets.service import DeliveryConflict
 from service.webhooks import VENDOR_BODIES, VENDORS
 from service.webhooks.base import PayloadError, SignatureError
-from service.webhooks.schemas import WebhookAccepted
+from service.webhooks.schemas import VendorJsonSchema, WebhookAccepted
 from service.webhooks.service import submit_all, verify_and_normalise
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,9 @@ def webhook_body_schemas() -> dict[str, Any]:
     """Return the JSON schemas of every vendor's webhook body, for the OpenAPI components."""
     models = [model for bodies in VENDOR_BODIES.values() for model in bodies]
     _, top = models_json_schema(
-        [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
+        [(model, "validation") for model in models],
+        ref_template="#/components/schemas/{model}",
+        schema_generator=VendorJsonSchema,
     )
     found: dict[str, Any] = top["$defs"]
     return found

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
-from service.ids import GENERIC_PATTERN, check_external_id, id_pattern
+from service.ids import DIGITS, GENERIC_PATTERN, POSITIVE_INTEGER, check_external_id, id_pattern
 from service.tickets.schemas import TicketIn
 
 
@@ -37,20 +47,101 @@ class VendorPayload(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
+# JavaScript's largest exact integer: the number forms the schemas document stay within it.
+MAX_SAFE_INTEGER = 2**53 - 1
+NUMBER_FOR_ID = {
+    "^" + POSITIVE_INTEGER.pattern + "$": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
+    "^" + DIGITS.pattern + "$": {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER},
+}
+
+
+class VendorJsonSchema(GenerateJsonSchema):
+    """Document what `coerce_numbers_to_str` lets in: a vendor's string field may be a JSON number.
+
+    Zammad and Help Scout send ids and references as numbers (tests/fixtures/webhooks); the published
+    schema said strings only, so their own payloads were invalid by it. An id's number must be one its
+    pattern allows once written in decimal; any other field takes a number whose text fits its length.
+    """
+
+    coerce_numbers = False
+
+    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
+        outer = self.coerce_numbers
+        self.coerce_numbers = bool(schema.get("config", {}).get("coerce_numbers_to_str"))
+        try:
+            return super().model_schema(schema)
+        finally:
+            self.coerce_numbers = outer
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        text = super().str_schema(schema)
+        if not self.coerce_numbers:
+            return text
+        pattern = schema.get("pattern")
+        if pattern is not None:
+            number = NUMBER_FOR_ID.get(str(pattern))
+            return {"anyOf": [text, number]} if number is not None else text
+        # The longest text of a number within these bounds is 24 characters (a float's repr).
+        if schema.get("max_length", 24) < 24:
+            return text
+        return {
+            "anyOf": [text, {"type": "number", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER}]
+        }
+
+
+def when(field_name: str, value: str, then: dict[str, Any]) -> dict[str, Any]:
+    """Return a JSON-schema rule: if `field_name` is `value`, the body must also match `then`."""
+    return {"if": {"properties": {field_name: {"const": value}}, "required": [field_name]}, "then": then}
+
+
+def has(*path: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a JSON schema requiring the value at `path` (object keys) to exist and match `schema`."""
+    for key in reversed(path):
+        schema = {"type": "object", "required": [key], "properties": {key: schema}}
+    return schema
+
+
+TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
+
+
+def whole_number(value: Any) -> Any:
+    """Read an id sent as a whole number with a fraction part (`77.0`) as `77`.
+
+    The schema documents number ids as JSON-schema integers, and 77.0 is one of those.
+    """
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = BeforeValidator(whole_number)
 ZendeskId = Annotated[
-    str, Field(pattern=id_pattern("zendesk")), AfterValidator(partial(check_external_id, "zendesk"))
+    str,
+    Field(pattern=id_pattern("zendesk")),
+    WholeNumber,
+    AfterValidator(partial(check_external_id, "zendesk")),
 ]
 FreshdeskId = Annotated[
-    str, Field(pattern=id_pattern("freshdesk")), AfterValidator(partial(check_external_id, "freshdesk"))
+    str,
+    Field(pattern=id_pattern("freshdesk")),
+    WholeNumber,
+    AfterValidator(partial(check_external_id, "freshdesk")),
 ]
 ZammadId = Annotated[
-    str, Field(pattern=id_pattern("zammad")), AfterValidator(partial(check_external_id, "zammad"))
+    str,
+    Field(pattern=id_pattern("zammad")),
+    WholeNumber,
+    AfterValidator(partial(check_external_id, "zammad")),
 ]
 HelpScoutId = Annotated[
-    str, Field(pattern=id_pattern("helpscout")), AfterValidator(partial(check_external_id, "helpscout"))
+    str,
+    Field(pattern=id_pattern("helpscout")),
+    WholeNumber,
+    AfterValidator(partial(check_external_id, "helpscout")),
 ]
 IntercomId = Annotated[
-    str, Field(pattern=id_pattern("intercom")), AfterValidator(partial(check_external_id, "intercom"))
+    str,
+    Field(pattern=id_pattern("intercom")),
+    WholeNumber,
+    AfterValidator(partial(check_external_id, "intercom")),
 ]
 # Column sizes of the tickets and messages tables: longer values would fail on PostgreSQL only.
 EventId = Annotated[str, Field(min_length=1, max_length=256)]
@@ -162,6 +253,16 @@ class FreshdeskTicket(VendorPayload):
 class FreshdeskRule(VendorPayload):
     """The automation-rule body an admin pastes from docs/connectors.md."""
 
+    # A triaged event carries its message, as normalising requires (422 otherwise).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                when("event", "ticket_created", has("ticket", "description", schema=TEXT)),
+                when("event", "customer_reply", has("ticket", "latest_public_comment", schema=TEXT)),
+            ]
+        }
+    )
+
     event: Annotated[str, Field(min_length=1, max_length=64)]
     ticket: FreshdeskTicket
 
@@ -226,7 +327,17 @@ class HelpScoutThread(VendorPayload):
 
 
 class HelpScoutThreads(VendorPayload):
-    threads: list[HelpScoutThread] = Field(min_length=1)
+    # A customer thread with a body is the message triaged (422 without one).
+    threads: list[HelpScoutThread] = Field(
+        min_length=1,
+        json_schema_extra={
+            "contains": {
+                "type": "object",
+                "required": ["type", "body"],
+                "properties": {"type": {"const": "customer"}, "body": TEXT},
+            }
+        },
+    )
 
 
 class HelpScoutTag(VendorPayload):
@@ -288,6 +399,30 @@ class IntercomData(VendorPayload):
 
 class IntercomNotification(VendorPayload):
     """An Intercom `notification_event` for a conversation topic."""
+
+    # A triaged topic carries its part: the first message, or the replies (422 otherwise).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                when(
+                    "topic",
+                    "conversation.user.created",
+                    has("data", "item", "source", schema={"type": "object"}),
+                ),
+                when(
+                    "topic",
+                    "conversation.user.replied",
+                    has(
+                        "data",
+                        "item",
+                        "conversation_parts",
+                        "conversation_parts",
+                        schema={"type": "array", "minItems": 1},
+                    ),
+                ),
+            ]
+        }
+    )
 
     id: EventId
     topic: Annotated[str, Field(min_length=1, max_length=128)]

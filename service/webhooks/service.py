@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.domain import Message, Ticket
 from service.tenants import ConnectorConfig
+from service.text import mend_surrogates_deep
 from service.tickets import service as tickets
 from service.webhooks.base import Normalised, PayloadError, SignatureError, StateChange, WebhookVendor
 from service.webhooks.schemas import WebhookAccepted, WebhookTicket
@@ -41,7 +42,8 @@ def verify_and_normalise(
         # verifier that trips on one has not proven anything, so the request is refused, never a 500.
         raise SignatureError(f"malformed signature headers ({type(exc).__name__})") from exc
     try:
-        payload = json.loads(raw_body)
+        # `"\ud800"` parses to a string that UTF-8 cannot encode: stored or echoed, it was a 500.
+        payload = mend_surrogates_deep(json.loads(raw_body))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise PayloadError(f"body: not valid JSON ({type(exc).__name__})") from exc
     return vendor.normalise(payload, lowered, config, tenant=tenant, raw_body=raw_body)

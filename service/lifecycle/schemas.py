@@ -22,7 +22,25 @@ Selector = Literal["requester", "ticket"]
 class ErasureIn(BaseModel):
     """Erase one customer (`requester_id`) or one helpdesk ticket (`ticket_id`) of the calling tenant."""
 
-    model_config = ConfigDict(extra="forbid")
+    # `oneOf` states what `_one_selector` enforces, so clients and fuzzers see it in the schema: exactly
+    # one selector, and `source` only beside a ticket id.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["requester_id"],
+                    "properties": {"requester_id": {"type": "string"}},
+                    "not": {"anyOf": [{"required": ["ticket_id"]}, {"required": ["source"]}]},
+                },
+                {
+                    "required": ["ticket_id"],
+                    "properties": {"ticket_id": {"type": "string"}},
+                    "not": {"required": ["requester_id"]},
+                },
+            ]
+        },
+    )
 
     requester_id: Identifier | None = Field(
         None,

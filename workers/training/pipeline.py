@@ -260,8 +260,17 @@ def support_tune(
                 "calibration half for urgency",
             },
             "support_corpus_epochs": corpus_epochs,
+            "head_refit": {
+                "heads": ["topic_head"],
+                "epochs": HEAD_REFIT_EPOCHS,
+                "lr": HEAD_REFIT_LR,
+                "weight_decay": HEAD_REFIT_WEIGHT_DECAY,
+                "examples": "workers/training/corpus/train",
+            },
         },
     )
+    # Stage 3: the topic head started fresh in this short run; refit it on frozen sentence vectors.
+    refit_heads(output_dir, corpus_train, threads=config.threads, seed=config.seed)
     corpus_calib, _ = split_corpus_dev(load_split("dev", corpus_dir))
     public_urgency_calib, _ = split_calibration(splits.urgency_dev)
     return calibrate_support(
@@ -318,13 +327,17 @@ def refit_heads(
     threads: int = 1,
     epochs: int = HEAD_REFIT_EPOCHS,
     seed: int = 13,
+    heads: Sequence[str] = ("topic_head",),
     progress: Callable[[int, int, float], None] | None = None,
 ) -> None:
-    """Stage 3: refit the linear heads on the adapted encoder's frozen sentence vectors.
+    """Stage 3: refit linear heads on the adapted encoder's frozen sentence vectors.
 
-    The adapters move slowly in a short CPU fine-tune, and the heads (the topic head starts fresh) end
-    it under-fitted. With the encoder frozen, each text is encoded once and the heads train for many
-    passes over the cached vectors in seconds. Only the heads in weights.safetensors change.
+    The topic head starts fresh in stage 2 and ends a short CPU fine-tune under-fitted (topic accuracy
+    0.64 on the corpus dev report half, against 0.71 for TF-IDF). With the encoder frozen, each text is
+    encoded once and the head trains for many passes over the cached vectors in seconds. Refitting the
+    frustration and urgency heads as well was measured and not kept: urgency did not move (0.678 to
+    0.683 macro-F1) and P(frustrated) on real airline tweets fell (ROC-AUC 0.881 to 0.853): the heads
+    over-fit the corpus' style. Only the named heads in weights.safetensors change.
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -353,10 +366,10 @@ def refit_heads(
             vectors[chunk] = mean_pool(hidden, batch["attention_mask"])
             if progress is not None:
                 progress(done, (len(order) + 31) // 32, 0.0)
-    heads = network.head_parameters()
-    for parameter in heads:
+    trained = [p for name in heads for p in getattr(network, name).parameters()]
+    for parameter in trained:
         parameter.requires_grad_(True)
-    optimizer = torch.optim.AdamW(heads, lr=HEAD_REFIT_LR, weight_decay=HEAD_REFIT_WEIGHT_DECAY)
+    optimizer = torch.optim.AdamW(trained, lr=HEAD_REFIT_LR, weight_decay=HEAD_REFIT_WEIGHT_DECAY)
     generator = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         permutation = torch.randperm(len(examples), generator=generator).tolist()
@@ -372,5 +385,5 @@ def refit_heads(
             total += loss.item() * len(rows)
         log.info("head refit epoch %d/%d loss %.4f", epoch + 1, epochs, total / len(examples))
     tensors = load_file(str(artifact_dir / WEIGHTS_FILE))
-    tensors |= {f"head.{k}": v for k, v in network.head_state().items()}
+    tensors |= {f"head.{k}": v for k, v in network.head_state().items() if k.split(".")[0] in heads}
     save_file(tensors, str(artifact_dir / WEIGHTS_FILE), metadata={"format": str(ARTIFACT_FORMAT)})

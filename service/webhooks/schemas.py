@@ -455,6 +455,12 @@ class StandardTicketRef(VendorPayload):
         return self
 
 
+class StandardEnvelope(VendorPayload):
+    """What every Standard Webhooks event has: its `type`, read before the body's shape is chosen."""
+
+    type: str
+
+
 class StandardStateEvent(VendorPayload):
     """A Standard Webhooks event for a ticket closed, deleted or reopened in the sending system."""
 

@@ -1,0 +1,77 @@
+"""What schemathesis found once the ticket-state events and the tightened body schemas met.
+
+One mutation of a documented payload per test, signed as the vendor signs it: the status is the one
+the published schema and the code agree on, and nothing is stored or queued.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.config import Settings
+from tests.service.hostile import stored_rows
+from tests.service.webhooks.signing import NEW_TICKET, load, signed_headers
+
+def post(client: TestClient, vendor: str, payload: Any, event: str | None = None):  # type: ignore[no-untyped-def]
+    body = json.dumps(payload).encode()
+    return client.post(
+        f"/v1/webhooks/{vendor}/acme", content=body, headers=signed_headers(vendor, body, event=event)
+    )
+
+
+def documented(vendor: str, fixture: str = "") -> dict[str, Any]:
+    return json.loads(load(fixture or NEW_TICKET[vendor]))  # type: ignore[no-any-return]
+
+
+def assert_nothing_kept(response, status: int, settings: Settings, enqueued: list[Any]) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert stored_rows(settings) == 0
+    assert enqueued == []
+
+
+# The event type picks the body's shape; one that is not a string was looked up in a dict: a 500.
+
+
+@pytest.mark.parametrize("value", [{}, [], None, True])
+def test_standard_event_type_that_is_not_a_string_is_422_naming_type(
+    value, webhook_client, webhook_settings, enqueued
+) -> None:
+    response = post(webhook_client, "standard", documented("standard") | {"type": value})
+
+    assert_nothing_kept(response, 422, webhook_settings, enqueued)
+    assert response.json()["detail"].startswith("type")
+
+
+def test_standard_event_without_a_type_is_422_naming_type(webhook_client, webhook_settings, enqueued) -> None:
+    payload = documented("standard")
+    del payload["type"]
+
+    response = post(webhook_client, "standard", payload)
+
+    assert_nothing_kept(response, 422, webhook_settings, enqueued)
+    assert response.json()["detail"].startswith("type")
+
+
+@pytest.mark.parametrize("value", [{}, []])
+def test_freshdesk_event_that_is_not_a_string_is_422_naming_event(
+    value, webhook_client, webhook_settings, enqueued
+) -> None:
+    # Schemathesis: `{"event": {}, "ticket": {"id": "1"}}` with a valid shared secret was a 500.
+    response = post(webhook_client, "freshdesk", {"event": value, "ticket": {"id": "1"}})
+
+    assert_nothing_kept(response, 422, webhook_settings, enqueued)
+    assert response.json()["detail"].startswith("event")
+
+
+@pytest.mark.parametrize("value", [{}, []])
+def test_intercom_topic_that_is_not_a_string_is_422_naming_topic(
+    value, webhook_client, webhook_settings, enqueued
+) -> None:
+    response = post(webhook_client, "intercom", documented("intercom") | {"topic": value})
+
+    assert_nothing_kept(response, 422, webhook_settings, enqueued)
+    assert response.json()["detail"].startswith("topic")

@@ -16,6 +16,9 @@ from service.config import Settings
 from tests.service.hostile import stored_rows
 from tests.service.webhooks.signing import NEW_TICKET, load, signed_headers
 
+REPLY = "convo.customer.reply.created"
+
+
 def post(client: TestClient, vendor: str, payload: Any, event: str | None = None):  # type: ignore[no-untyped-def]
     body = json.dumps(payload).encode()
     return client.post(
@@ -75,3 +78,60 @@ def test_intercom_topic_that_is_not_a_string_is_422_naming_topic(
 
     assert_nothing_kept(response, 422, webhook_settings, enqueued)
     assert response.json()["detail"].startswith("topic")
+
+
+# Help Scout names the event in a header, which the body schema cannot refer to: every event has one
+# body shape, and a triaged event whose conversation has no customer message is accepted and ignored.
+
+
+def test_helpscout_reply_event_with_a_status_event_body_is_200_ignored(
+    webhook_client, webhook_settings, enqueued
+) -> None:
+    # Schemathesis: valid by the published schema, and refused with "_embedded: Field required".
+    response = post(webhook_client, "helpscout", {"id": "1", "status": 9007199254740990}, event=REPLY)
+
+    assert_nothing_kept(response, 200, webhook_settings, enqueued)
+    assert response.json()["status"] == "ignored"
+
+
+def test_helpscout_created_event_without_threads_is_200_ignored(
+    webhook_client, webhook_settings, enqueued
+) -> None:
+    payload = documented("helpscout")
+    del payload["_embedded"]
+
+    response = post(webhook_client, "helpscout", payload)
+
+    assert_nothing_kept(response, 200, webhook_settings, enqueued)
+
+
+def test_helpscout_customer_thread_whose_html_has_no_text_is_200_ignored(
+    webhook_client, webhook_settings, enqueued
+) -> None:
+    payload = documented("helpscout")
+    payload["_embedded"]["threads"][0]["body"] = "<p> </p>"
+
+    response = post(webhook_client, "helpscout", payload)
+
+    assert_nothing_kept(response, 200, webhook_settings, enqueued)
+
+
+def test_helpscout_threads_that_are_not_a_list_is_422(webhook_client, webhook_settings, enqueued) -> None:
+    payload = documented("helpscout")
+    payload["_embedded"]["threads"] = "one"
+
+    response = post(webhook_client, "helpscout", payload, event=REPLY)
+
+    assert_nothing_kept(response, 422, webhook_settings, enqueued)
+    assert response.json()["detail"].startswith("_embedded.threads")
+
+
+def test_helpscout_status_event_with_a_status_that_is_not_text_is_422(
+    webhook_client, webhook_settings, enqueued
+) -> None:
+    payload = documented("helpscout", "helpscout/convo_status.json") | {"status": {}}
+
+    response = post(webhook_client, "helpscout", payload, event="convo.status")
+
+    assert_nothing_kept(response, 422, webhook_settings, enqueued)
+    assert response.json()["detail"].startswith("status")

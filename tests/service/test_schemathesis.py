@@ -263,7 +263,15 @@ def _store_targets(database_url: str) -> None:
             revision=1,
             connector="webhook",
             kind="ticket.triaged",
-            payload={},
+            # What the outbox writes (workers/outbox.py): an empty payload now means retention removed
+            # it, and such an action is refused replay (409), so no replay could ever succeed.
+            payload={
+                "action": "ticket.triaged",
+                "rule": "always",
+                "reason": "every ticket is tagged",
+                "params": {"tags": ["billing"]},
+                "triage": {},
+            },
             status=ActionStatus.DEAD,
             attempts=5,
         )

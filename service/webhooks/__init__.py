@@ -12,7 +12,6 @@ from service.webhooks.schemas import (
     FreshdeskRule,
     FreshdeskStateRule,
     HelpScoutConversation,
-    HelpScoutConversationState,
     IntercomNotification,
     IntercomStateNotification,
     StandardEvent,
@@ -44,7 +43,7 @@ VENDOR_BODIES: dict[str, list[type[BaseModel]]] = {
     "zendesk": [ZendeskTicketCreated, ZendeskCommentAdded, ZendeskTrigger, ZendeskTicketState],
     "freshdesk": [FreshdeskRule, FreshdeskStateRule],
     "zammad": [ZammadTrigger],
-    "helpscout": [HelpScoutConversation, HelpScoutConversationState],
+    "helpscout": [HelpScoutConversation],
     "intercom": [IntercomNotification, IntercomStateNotification],
     "standard": [StandardEvent, StandardStateEvent],
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -201,9 +202,15 @@ def html_to_text(value: str) -> str:
     if "<" not in value and "&" not in value:
         return value.strip()
     parser = _TextExtractor()
-    parser.feed(value)
-    parser.close()
-    text = "".join(parser.parts)
+    try:
+        parser.feed(value)
+        parser.close()
+        text = "".join(parser.parts)
+    except AssertionError:
+        # html.parser raises AssertionError on some malformed markup (`<![x[`, `<![0`): a signed body
+        # a helpdesk sent was a 500. Fall back to dropping anything tag-like and decoding entities.
+        readable = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", "", value)
+        text = html.unescape(re.sub(r"<[^>]*>", "\n", readable))
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
     return re.sub(r"\n\s*\n+", "\n\n", text).strip()
 

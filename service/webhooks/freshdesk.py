@@ -83,7 +83,9 @@ class FreshdeskWebhook(WebhookVendor):
         raw_body: bytes,
     ) -> Normalised:
         event = payload.get("event") if isinstance(payload, dict) else None
-        if event in STATE_EVENTS:
+        # Only a string can name a state rule: `{"event": {}}` was a TypeError (a 500); anything else
+        # is validated as a rule below and refused (422) naming the field.
+        if isinstance(event, str) and event in STATE_EVENTS:
             changed = parse_payload(FreshdeskStateRule, payload)
             state = STATE_EVENTS[changed.event]
             return Normalised(state=StateChange(tenant, changed.ticket.id, state, body_fingerprint(raw_body)))

@@ -7,7 +7,9 @@ object; threads under `_embedded.threads` with `type` and `createdBy.type` (`cus
 follow the Mailbox API 2.0 conversation/thread reference (verified for the fields used here).
 Help Scout sends no delivery id, so the event name plus the body's hash is the dedupe key.
 `convo.status` (a Conversation with its `status`) and `convo.deleted` (`{"id": ...}`) record the
-conversation's state for retention (same page, verified).
+conversation's state for retention (same page, verified). The event is in a header, which a body
+schema cannot refer to, so every event's body is read as one Conversation shape (`id` required), and a
+triaged event whose conversation has no customer thread with a body is accepted and ignored (200).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from service.webhooks.base import (
     REOPENED,
     Delivery,
     Normalised,
-    PayloadError,
     SignatureError,
     StateChange,
     WebhookVendor,
@@ -36,7 +37,7 @@ from service.webhooks.base import (
     parse_payload,
     require_secrets,
 )
-from service.webhooks.schemas import HelpScoutConversation, HelpScoutConversationState, HelpScoutTag
+from service.webhooks.schemas import HelpScoutConversation, HelpScoutTag
 
 TRIAGED_EVENTS = ("convo.created", "convo.customer.reply.created")
 # A conversation's status changed (`active`, `pending`, `closed`, `spam`) or it was deleted.
@@ -69,10 +70,14 @@ class HelpScoutWebhook(WebhookVendor):
         event = headers.get("x-helpscout-event", "")
         delivery_id = "sha256:" + hashlib.sha256(event.encode() + b"\n" + raw_body).hexdigest()
         if event in STATE_EVENTS:
-            return self._state(event, parse_payload(HelpScoutConversationState, payload), tenant, delivery_id)
+            return self._state(event, parse_payload(HelpScoutConversation, payload), tenant, delivery_id)
         if event not in TRIAGED_EVENTS:
-            return Normalised.ignore(f"event {event or '(none)'} is not triaged")
+            return Normalised.ignore(f"event {event[:64] or '(none)'} is not triaged")
+        # One body schema serves every event (the event is in a header), so a triaged event whose
+        # conversation has no customer thread with a body is valid, and ignored rather than refused.
         conversation = parse_payload(HelpScoutConversation, payload)
+        if conversation.embedded is None:
+            return Normalised.ignore("conversation without _embedded.threads: no message to triage")
         # Newest first in the API; sort by createdAt so "latest" does not depend on the order sent.
         ordered = sorted(conversation.embedded.threads, key=lambda t: t.createdAt or "")
         latest = ordered[-1]
@@ -81,13 +86,12 @@ class HelpScoutWebhook(WebhookVendor):
             return Normalised.ignore("thread written by this service")
         if latest.type != "customer" and latest.createdBy.type != "customer":
             return Normalised.ignore("not a customer message")
+        texts = [(t, html_to_text(t.body)) for t in ordered if t.type == "customer" and t.body]
         messages = [
-            Message(author_role=AuthorRole.CUSTOMER, body=html_to_text(t.body), external_id=t.id)
-            for t in ordered
-            if t.type == "customer" and t.body
+            Message(author_role=AuthorRole.CUSTOMER, body=text, external_id=t.id) for t, text in texts if text
         ]
         if not messages:
-            raise PayloadError("_embedded.threads: no customer thread with a body")
+            return Normalised.ignore("no customer thread with a body")
         ticket = Ticket(
             tenant=tenant,
             source=self.name,
@@ -100,7 +104,7 @@ class HelpScoutWebhook(WebhookVendor):
         return Normalised([Delivery(ticket, delivery_id)])
 
     def _state(
-        self, event: str, conversation: HelpScoutConversationState, tenant: str, delivery_id: str
+        self, event: str, conversation: HelpScoutConversation, tenant: str, delivery_id: str
     ) -> Normalised:
         """Map `convo.deleted` and `convo.status` to the conversation's state."""
         if event == "convo.deleted":

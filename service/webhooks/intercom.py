@@ -49,7 +49,7 @@ class IntercomWebhook(HubSignatureVendor):
         raw_body: bytes,
     ) -> Normalised:
         topic = payload.get("topic") if isinstance(payload, dict) else None
-        if topic in STATE_TOPICS:
+        if isinstance(topic, str) and topic in STATE_TOPICS:
             closing = parse_payload(IntercomStateNotification, payload)
             state = CLOSED if closing.topic == TOPIC_CLOSED else REOPENED
             return Normalised(state=StateChange(tenant, closing.data.item.id, state, closing.id))

@@ -327,17 +327,7 @@ class HelpScoutThread(VendorPayload):
 
 
 class HelpScoutThreads(VendorPayload):
-    # A customer thread with a body is the message triaged (422 without one).
-    threads: list[HelpScoutThread] = Field(
-        min_length=1,
-        json_schema_extra={
-            "contains": {
-                "type": "object",
-                "required": ["type", "body"],
-                "properties": {"type": {"const": "customer"}, "body": TEXT},
-            }
-        },
-    )
+    threads: list[HelpScoutThread] = Field(min_length=1)
 
 
 class HelpScoutTag(VendorPayload):
@@ -345,20 +335,22 @@ class HelpScoutTag(VendorPayload):
 
 
 class HelpScoutConversation(VendorPayload):
-    """A Help Scout v2 Conversation object, the body of `convo.*` events."""
+    """A Help Scout v2 Conversation object: the body of every `convo.*` event.
 
-    id: HelpScoutId
-    subject: str | None = None
-    primaryCustomer: HelpScoutPerson = Field(default_factory=HelpScoutPerson)
-    tags: list[HelpScoutTag | Tag] | None = None
-    embedded: HelpScoutThreads = Field(alias="_embedded")
-
-
-class HelpScoutConversationState(VendorPayload):
-    """`convo.status` (a v2 Conversation with its `status`) and `convo.deleted` (`{"id": ...}` only)."""
+    The event is named in the `X-HelpScout-Event` header, which a body schema cannot refer to, so every
+    event has this one shape. `convo.created` and `convo.customer.reply.created` triage the customer
+    threads under `_embedded.threads`; a conversation without a customer thread with a body (one
+    started by an agent, or a status-event shape such as `{"id", "status"}`) is accepted and ignored
+    (200). `convo.status` records `status` (closed and spam close the ticket, any other reopens it);
+    `convo.deleted` sends `{"id"}` only. Other events are ignored (200).
+    """
 
     id: HelpScoutId
     status: Status | None = None
+    subject: str | None = None
+    primaryCustomer: HelpScoutPerson = Field(default_factory=HelpScoutPerson)  # Help Scout's camelCase
+    tags: list[HelpScoutTag | Tag] | None = None
+    embedded: HelpScoutThreads | None = Field(None, alias="_embedded")
 
 
 class IntercomAuthor(VendorPayload):
@@ -453,6 +445,12 @@ class StandardTicketRef(VendorPayload):
     def _id_of_its_source(self) -> StandardTicketRef:
         check_external_id(self.source, self.external_id)
         return self
+
+
+class StandardEnvelope(VendorPayload):
+    """What every Standard Webhooks event has: its `type`, read before the body's shape is chosen."""
+
+    type: str
 
 
 class StandardStateEvent(VendorPayload):

@@ -36,7 +36,7 @@ from service.webhooks.base import (
     parse_payload,
     require_secrets,
 )
-from service.webhooks.schemas import StandardStateEvent
+from service.webhooks.schemas import StandardEnvelope, StandardStateEvent
 
 SECRET_PREFIX = "whsec_"
 EVENTS = ("ticket.created", "ticket.replied")
@@ -111,7 +111,9 @@ class StandardWebhook(WebhookVendor):
     ) -> Normalised:
         if not isinstance(payload, dict):
             raise PayloadError("body: expected a JSON object")
-        kind = payload.get("type")
+        # The type picks the body's shape, so it is read as the schemas type it (a string, or a number
+        # read as one) before it is looked up: `{"type": {}}` was a TypeError, a 500.
+        kind = parse_payload(StandardEnvelope, payload).type
         if kind in STATE_EVENTS:
             changed = parse_payload(StandardStateEvent, payload)
             ref = changed.data
@@ -122,7 +124,7 @@ class StandardWebhook(WebhookVendor):
             )
             return Normalised(state=state)
         if kind not in EVENTS:
-            return Normalised.ignore(f"event type {kind} is not triaged")
+            return Normalised.ignore(f"event type {kind[:64]} is not triaged")
         try:
             body = TicketIn.model_validate(payload.get("data"))
         except ValidationError as exc:

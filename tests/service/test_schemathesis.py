@@ -166,12 +166,17 @@ def _triaged(vendor: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         article = body.get("article") if isinstance(body.get("article"), dict) else {"body": "Where is it?"}
         return [{**body, "article": {**article, "sender": {"name": "Customer"}, "internal": False}}]
     if vendor == "helpscout":
-        threads = (
-            body.get("_embedded", {}).get("threads") if isinstance(body.get("_embedded"), dict) else None
-        )
-        if isinstance(threads, list) and all(isinstance(t, dict) for t in threads):
-            customer = [{**thread, "type": "customer"} for thread in threads]
-            return [{**body, "_embedded": {**body["_embedded"], "threads": customer}}]
+        # The body schema no longer requires threads or a customer one (one shape for every event,
+        # the event is in a header), so add a customer thread with text where the body has none.
+        embedded = body.get("_embedded") if isinstance(body.get("_embedded"), dict) else {}
+        threads = embedded.get("threads")
+        if not (isinstance(threads, list) and threads and all(isinstance(t, dict) for t in threads)):
+            threads = [{}]
+        customer = [
+            {**thread, "type": "customer", "body": thread.get("body") or "Where is my order?"}
+            for thread in threads
+        ]
+        return [{**body, "_embedded": {**embedded, "threads": customer}}]
     return []
 
 
@@ -263,7 +268,15 @@ def _store_targets(database_url: str) -> None:
             revision=1,
             connector="webhook",
             kind="ticket.triaged",
-            payload={},
+            # What the outbox writes (workers/outbox.py): an empty payload now means retention removed
+            # it, and such an action is refused replay (409), so no replay could ever succeed.
+            payload={
+                "action": "ticket.triaged",
+                "rule": "always",
+                "reason": "every ticket is tagged",
+                "params": {"tags": ["billing"]},
+                "triage": {},
+            },
             status=ActionStatus.DEAD,
             attempts=5,
         )

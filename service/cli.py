@@ -276,6 +276,15 @@ def _mount_model_commands() -> None:
     app.command(name="classify")(classify)
 
 
+def _mount_bench_commands() -> None:
+    """Add `triage bench ...` when the worker's model stack is installed (it measures the model too)."""
+    try:
+        from workers.bench.cli import bench_app
+    except ImportError:
+        return
+    app.add_typer(bench_app, name="bench")
+
+
 def _mount_operator_commands() -> None:
     """Add `triage policy ...` and `triage feedback ...`; imported here so `triage serve` stays light."""
     from service.feedback.cli import feedback_app
@@ -286,6 +295,7 @@ def _mount_operator_commands() -> None:
 
 
 _mount_model_commands()
+_mount_bench_commands()
 _mount_operator_commands()
 
 

@@ -1,0 +1,54 @@
+"""The inference network: adapters folded in by hand, exactly as peft would, without importing peft."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from workers.inference.artifacts_io import SHIPPED_DIR, load_weights_into
+from workers.inference.backbone import load_backbone, minilm_spec
+from workers.inference.model import AdapterConfig, HeadSizes, TriageNet, add_adapters
+from workers.inference.runtime import build_inference_network, load_metadata, merge_adapters
+
+pytestmark = pytest.mark.model
+
+
+def test_the_hand_merge_equals_peft_merge_and_unload():
+    network, _ = build_inference_network(SHIPPED_DIR)
+    metadata = load_metadata(SHIPPED_DIR)
+    encoder, _ = load_backbone(minilm_spec())
+    wrapped = add_adapters(encoder, AdapterConfig(**metadata["adapter"]))  # type: ignore[arg-type]
+    reference = TriageNet(wrapped, encoder.config.hidden_size, sizes=HeadSizes.from_metadata(metadata))
+    load_weights_into(reference, SHIPPED_DIR)
+    reference.encoder = wrapped.merge_and_unload()
+
+    ours, theirs = network.state_dict(), reference.eval().state_dict()
+    assert ours.keys() == theirs.keys()
+    assert all(torch.equal(ours[key], theirs[key]) for key in ours)
+
+
+def test_adapters_for_a_layer_the_backbone_lacks_are_refused():
+    linear = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    down, up = torch.ones(2, 4), torch.ones(4, 2)
+    tensors = {
+        "adapter.base_model.model.missing.lora_A.weight": down,
+        "adapter.base_model.model.missing.lora_B.weight": up,
+    }
+    with pytest.raises(ValueError, match="missing"):
+        merge_adapters(linear, tensors, AdapterConfig(rank=2, alpha=4))
+
+
+def test_a_loaded_classifier_has_not_imported_peft_or_lingua():
+    # peft held 140 MB and lingua's models 700 MB of every inference process.
+    script = (
+        "import sys\n"
+        "from workers.inference.transformer import TransformerClassifier\n"
+        "c = TransformerClassifier(device='cpu'); c.predict(['Where is my parcel? It is late again.'])\n"
+        "print(sorted(m for m in ('peft', 'lingua') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -80,8 +80,14 @@ class Settings(BaseSettings):
     )
     evidence_mode: Literal["all", "flagged", "none"] = Field(
         "flagged",
-        description="Which texts get occlusion evidence: `flagged` (frustrated or high/critical urgency), "
+        description="Which texts get evidence: `flagged` (frustrated or high/critical urgency), "
         "`all` or `none`.",
+    )
+    evidence_method: Literal["pooled", "occlusion"] = Field(
+        "pooled",
+        description="`pooled`: each sentence left out of the pooled token states of the one scoring pass "
+        "(no extra cost); `occlusion`: each sentence deleted and the text encoded again (one more pass "
+        "per sentence, up to 8).",
     )
     policy_file: Path | None = Field(None, description="Routing policy YAML. Empty: the default policy.")
     visibility_timeout_seconds: int = Field(

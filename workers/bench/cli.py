@@ -52,3 +52,20 @@ def pipeline_command(
         log=lambda m: typer.echo(m, err=True),
     )
     typer.echo(report.table())
+
+
+@bench_app.command("evidence")
+def evidence_command(
+    texts: Annotated[int, typer.Option(min=10, help="Dev texts of two or more sentences.")] = 300,
+    threads: Annotated[int, typer.Option(min=1)] = 1,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Labelled public data (default: ../shared/data).")
+    ] = None,
+) -> None:
+    """Print how often one-pass evidence names the same top sentence as occlusion, and both speeds."""
+    from workers.bench.evidence import dev_texts, measure_agreement
+    from workers.training.data import DEFAULT_DATA_DIR
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sample = dev_texts(texts, data_dir or DEFAULT_DATA_DIR)
+    typer.echo(measure_agreement(sample, threads=threads, log=lambda m: typer.echo(m, err=True)).table())

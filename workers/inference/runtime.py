@@ -130,6 +130,31 @@ class Logits:
     topic: np.ndarray  # [N, len(TOPICS)]; [N, 0] for a model without a topic head
 
 
+def _empty_logits(sizes: HeadSizes, rows: int) -> Logits:
+    return Logits(
+        np.zeros((rows, sizes.frustration), dtype=np.float32),
+        np.zeros((rows, sizes.urgency), dtype=np.float32),
+        np.zeros((rows, sizes.topic), dtype=np.float32),
+    )
+
+
+def _span_masks(
+    offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]], width: int
+) -> np.ndarray:
+    """Return [spans, width] 0/1 rows: which tokens fall inside each character span.
+
+    Special tokens have (0, 0) offsets and belong to no span; padding past the text is never marked.
+    """
+    masks = np.zeros((len(spans), width), dtype=np.float32)
+    for token, (begin, end) in enumerate(offsets):
+        if end <= begin:
+            continue
+        for row, (start, stop) in enumerate(spans):
+            if begin < stop and end > start:
+                masks[row, token] = 1.0
+    return masks
+
+
 class InferenceRuntime:
     """Runs the triage network over many texts at once; load it once per worker process."""
 
@@ -184,13 +209,33 @@ class InferenceRuntime:
 
     def logits(self, texts: Sequence[str]) -> Logits:
         """Return head logits for every text, batching by length so padding stays small."""
+        return self.logits_and_occlusions(texts)[0]
+
+    def logits_and_occlusions(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None = None
+    ) -> tuple[Logits, list[Logits]]:
+        """Return every text's logits and, per text, the logits with each of its spans left out.
+
+        The network reads a text as the mean of its token states, then linear heads. Leaving a span's
+        tokens out of that mean is the occlusion of the span as the heads see it, with no second
+        encoder pass: one forward pass explains every span. `spans` are [start, end) character
+        offsets into each text; a span past the truncation covers no token and changes nothing.
+        """
         sizes = self.network.sizes
         frustration = np.zeros((len(texts), sizes.frustration), dtype=np.float32)
         urgency = np.zeros((len(texts), sizes.urgency), dtype=np.float32)
         topic = np.zeros((len(texts), sizes.topic), dtype=np.float32)
+        occluded: list[Logits] = [_empty_logits(sizes, 0) for _ in texts]
         if not texts:
-            return Logits(frustration, urgency, topic)
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False)
+            return Logits(frustration, urgency, topic), occluded
+        want_spans = spans is not None and any(spans)
+        encoded = self.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self.max_length,
+            padding=False,
+            return_offsets_mapping=want_spans,
+        )
         ids: list[list[int]] = encoded["input_ids"]
         self.tokens_processed += sum(len(row) for row in ids)
         # Longest first: the biggest batch fails (out of memory) first, not after most of the work.
@@ -200,10 +245,65 @@ class InferenceRuntime:
             batch = self.tokenizer.pad(
                 {"input_ids": [ids[i] for i in chunk]}, padding=True, return_tensors="pt"
             )
-            frustration[chunk], urgency[chunk], topic[chunk] = self._forward(
-                batch["input_ids"], batch["attention_mask"]
-            )
-        return Logits(frustration, urgency, topic)
+            if not want_spans:
+                frustration[chunk], urgency[chunk], topic[chunk] = self._forward(
+                    batch["input_ids"], batch["attention_mask"]
+                )
+                continue
+            assert spans is not None
+            masks = [
+                _span_masks(encoded["offset_mapping"][i], spans[i], batch["input_ids"].shape[1])
+                for i in chunk
+            ]
+            heads, per_text = self._forward_occluded(batch["input_ids"], batch["attention_mask"], masks)
+            frustration[chunk], urgency[chunk], topic[chunk] = heads
+            for index, logits in zip(chunk, per_text, strict=True):
+                occluded[index] = logits
+        return Logits(frustration, urgency, topic), occluded
+
+    def _forward_occluded(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, span_masks: list[np.ndarray]
+    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], list[Logits]]:
+        """Run the encoder once; apply the heads to the full mean and to each span-less mean."""
+        input_ids = input_ids.to(self.device, non_blocking=True)
+        attention_mask = attention_mask.to(self.device, non_blocking=True)
+        with torch.inference_mode(), self._autocast():
+            hidden = self.network.encoder(
+                input_ids=input_ids, attention_mask=attention_mask
+            ).last_hidden_state
+            hidden = hidden.float()
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            summed = (hidden * mask).sum(dim=1)  # [B, H]
+            counts = mask.sum(dim=1)  # [B, 1]
+            full = self.network.heads(summed / counts.clamp(min=1e-6))
+            # Every span of every text in one matrix product: [spans, T] x [T, H] per text.
+            pooled = []
+            owners = []
+            for row, spans in enumerate(span_masks):
+                if not len(spans):
+                    continue
+                drop = torch.from_numpy(spans).to(hidden.device, hidden.dtype)  # [S, T]
+                kept_sum = summed[row] - drop @ hidden[row]
+                kept_count = (counts[row] - drop.sum(dim=1, keepdim=True)).clamp(min=1.0)
+                pooled.append(kept_sum / kept_count)
+                owners.append((row, len(spans)))
+            span_heads = self.network.heads(torch.cat(pooled)) if pooled else None
+        heads = tuple(t.float().cpu().numpy() for t in full)
+        per_text = [_empty_logits(self.network.sizes, 0) for _ in span_masks]
+        if span_heads is not None:
+            parts = [t.float().cpu().numpy() for t in span_heads]
+            cursor = 0
+            for row, count in owners:
+                f, u, tp = (part[cursor : cursor + count] for part in parts)
+                per_text[row] = Logits(f, u, tp)
+                cursor += count
+        return (heads[0], heads[1], heads[2]), per_text
+
+    def _autocast(self) -> contextlib.AbstractContextManager[object]:
+        if self.precision in ("fp16", "bf16"):
+            dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
+            return torch.autocast(device_type="cuda", dtype=dtype)
+        return contextlib.nullcontext()
 
     def _forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -52,3 +53,48 @@ def test_a_loaded_classifier_has_not_imported_peft_or_lingua():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_leaving_a_span_out_equals_scoring_the_other_tokens_mean():
+    from workers.inference.runtime import InferenceRuntime
+
+    runtime = InferenceRuntime.load(SHIPPED_DIR, device="cpu", precision="fp32", threads=1)
+    text = "Where is my parcel? This is ridiculous, I want my money back now!"
+    split = text.index("This")
+    full, [occluded] = runtime.logits_and_occlusions([text], [[(0, split - 1), (split, len(text))]])
+
+    encoded = runtime.tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = runtime.network.encoder(
+            input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]
+        ).last_hidden_state[0]
+        ends = encoded["offset_mapping"][0][:, 1]
+        starts = encoded["offset_mapping"][0][:, 0]
+        second = (starts >= split) & (ends > starts)
+        reference = runtime.network.heads(hidden[~second].mean(dim=0, keepdim=True))
+
+    assert torch.allclose(torch.from_numpy(occluded.frustration[1]), reference.frustration[0], atol=1e-4)
+    assert torch.allclose(torch.from_numpy(occluded.urgency[1]), reference.urgency[0], atol=1e-4)
+    assert np.allclose(full.frustration, runtime.logits([text]).frustration, atol=1e-5)
+
+
+def test_pooled_evidence_costs_no_extra_encoder_pass():
+    from workers.inference.transformer import TransformerClassifier
+
+    texts = [
+        "I was charged twice. Nobody answers my mails. This is the last time I buy from you!",
+        "Our dashboard is down since 9am. Customers cannot log in. Please call me back.",
+    ]
+    calls = {"pooled": 0, "occlusion": 0}
+    for method in calls:
+        classifier = TransformerClassifier(SHIPPED_DIR, device="cpu", evidence="all", evidence_method=method)
+        classifier.load()
+
+        def count(*_: object, method: str = method) -> None:
+            calls[method] += 1
+
+        classifier.runtime.network.encoder.register_forward_hook(count)
+        scored = classifier.predict(texts)
+        assert scored[0].urgency and scored[0].urgency.evidence
+
+    assert calls == {"pooled": 1, "occlusion": 2}

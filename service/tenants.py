@@ -56,6 +56,23 @@ class ConnectorConfig(BaseModel):
         return value.get_secret_value() if value is not None else None
 
 
+class TenantCalibration(BaseModel):
+    """How this tenant's inbox differs from the corpus the model was calibrated on.
+
+    Fitted by `triage model fit-tenant` from the tenant's own labelled tickets (a feedback export);
+    the defaults change nothing.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Added to the log-odds of P(frustrated): a tenant whose customers are frustrated less often than the
+    # corpus (a real inbox usually is) gets a negative shift, so probabilities match its own rate.
+    frustration_shift: float = Field(0.0, ge=-5.0, le=5.0)
+    # Calibrated P(frustrated), after the shift, from which a ticket is at least "moderate";
+    # None keeps the model's own threshold.
+    moderate_threshold: float | None = Field(None, gt=0.0, lt=1.0)
+
+
 class Tenant(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -64,6 +81,7 @@ class Tenant(BaseModel):
     connectors: dict[str, ConnectorConfig] = Field(default_factory=dict)
     outbound_webhook_url: str | None = None
     outbound_webhook_secret: SecretStr | None = None
+    calibration: TenantCalibration = Field(default_factory=TenantCalibration)
 
     def connector(self, name: str) -> ConnectorConfig | None:
         """Return this tenant's configuration of helpdesk connector `name`, if it has one."""

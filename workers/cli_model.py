@@ -135,6 +135,63 @@ def train_command(
         typer.echo(f"serve it with TRIAGE_MODEL_DIR={target.resolve()}")
 
 
+@model_app.command("fit-tenant")
+def fit_tenant_command(
+    export: Annotated[
+        Path,
+        typer.Option(
+            help="The tenant's labelled tickets: a feedback export, or CSV/JSONL of text + frustration."
+        ),
+    ],
+    model_dir: ModelDirOption = None,
+    threads: Annotated[int, typer.Option(min=1)] = 1,
+    holdout: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Share kept aside to show the effect.")
+    ] = 0.3,
+) -> None:
+    """Fit a tenant's frustration base rate and moderate threshold; print the tenants-file block."""
+    import random
+
+    import numpy as np
+
+    from workers.inference.tenant_calibration import fit_tenant_calibration, shifted
+    from workers.inference.transformer import TransformerClassifier
+    from workers.training.data import NO_LABEL, load_customer_export
+    from workers.training.metrics import expected_calibration_error
+
+    examples = [e for e in load_customer_export(export) if e.frustrated != NO_LABEL]
+    if len(examples) < 20:
+        raise typer.BadParameter(
+            f"{export}: {len(examples)} tickets with a frustration label; 20 or more needed"
+        )
+    classifier = TransformerClassifier(_model_dir(model_dir), threads=threads, evidence="none")
+    scores = classifier.predict([e.text for e in examples])
+    pairs = [
+        (s.frustration.probability, e.frustrated)
+        for s, e in zip(scores, examples, strict=True)
+        if s.frustration
+    ]
+    random.Random(13).shuffle(pairs)
+    cut = int(len(pairs) * holdout)
+    shown, fitted_on = pairs[:cut], pairs[cut:]
+    calibration = fit_tenant_calibration([p for p, _ in fitted_on], [y for _, y in fitted_on])
+    if shown:
+        p = np.array([p for p, _ in shown])
+        y = np.array([y for _, y in shown], dtype=float)
+        after = np.array([shifted(v, calibration.frustration_shift) for v in p])
+        typer.echo(
+            f"held-out {len(shown)} tickets, {y.mean():.1%} frustrated (moderate or worse): "
+            f"mean P(frustrated) {p.mean():.3f} -> {after.mean():.3f}, "
+            f"ECE {expected_calibration_error(p, y):.4f} -> {expected_calibration_error(after, y):.4f}"
+        )
+    final = fit_tenant_calibration([p for p, _ in pairs], [y for _, y in pairs])
+    typer.echo("# add under the tenant in the tenants file:")
+    typer.echo("calibration:")
+    typer.echo(f"  frustration_shift: {final.frustration_shift}")
+    if final.moderate_threshold is not None:
+        typer.echo(f"  moderate_threshold: {round(final.moderate_threshold, 4)}")
+
+
 @model_app.command("eval")
 def eval_command(
     model_dir: ModelDirOption = None,

@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.domain import AuthorRole, Decision, Scores, Ticket, TicketStatus, Triage
 from service.storage.models import DecisionRow, TicketRow, TriageRow
+from service.tenants import TenantCalibration
 from service.tickets.service import ticket_from_row
 from workers import metrics
 from workers.connectors.base import Connector
 from workers.drafts.base import DraftBackend, DraftRequest, default_backend, write_drafts
 from workers.inference.base import Classifier
 from workers.inference.conversation import EarlierTicket, score_tickets
+from workers.inference.tenant_calibration import apply_tenant_calibration
 from workers.outbox import plan_actions
 from workers.routing.decide import decide
 from workers.routing.history import contacts_history
@@ -48,6 +50,7 @@ def triage_tickets(
     connectors_for: Callable[[str], dict[str, Connector]],
     max_deliveries: int,
     drafter: DraftBackend | None = None,
+    calibration_for: Callable[[str], TenantCalibration] | None = None,
 ) -> list[TriageOutcome]:
     """Triage each ticket's current revision once; a repeated call for a done revision changes nothing."""
     claimed: list[tuple[Ticket, int, list[EarlierTicket]]] = []
@@ -84,6 +87,10 @@ def triage_tickets(
     for (ticket, revision, earlier), ticket_scores in zip(claimed, scored, strict=True):
         assert ticket.id is not None
         scores = ticket_scores.scores
+        if calibration_for is not None:
+            # The tenant's own base rate, fitted from its labelled tickets (default: no change).
+            threshold = getattr(getattr(classifier, "calibration", None), "frustration_threshold", 0.5)
+            scores = apply_tenant_calibration(scores, calibration_for(ticket.tenant), threshold)
         triage = Triage(
             ticket_id=ticket.id,
             revision=revision,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import get_settings
 from service.storage.db import session_factory
-from service.tenants import get_tenants
+from service.tenants import TenantCalibration, get_tenants
 from workers import metrics
 from workers.connectors.base import Connector
 from workers.connectors.registry import build_connectors
@@ -58,3 +58,9 @@ def warm_up() -> None:
         log.exception("warm-up failed; the first task will load the model again")
         return
     metrics.mark_process_warm(model, default_device=get_settings().device)
+
+
+def calibration_for(tenant: str) -> TenantCalibration:
+    """Return the tenant's inbox calibration from the tenants file (defaults change nothing)."""
+    found = get_tenants().get(tenant)
+    return found.calibration if found else TenantCalibration()

@@ -146,5 +146,6 @@ def test_inference_metric_counts_every_text_sent_to_the_model(db, monkeypatch):
 
     run(db, [ticket_id])
 
-    # Both customer messages were scored (the trajectory needs them), so the batch held two texts.
-    assert seen == [2]
+    # Both customer messages were scored (the trajectory needs them) and the thread once more as a
+    # whole (its open need and topic), so the batch held three texts.
+    assert seen == [3]

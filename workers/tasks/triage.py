@@ -22,6 +22,7 @@ def classify(ticket_ids: list[str]) -> list[dict[str, Any]]:
         policy=resources.policy(),
         connectors_for=resources.connectors_for,
         max_deliveries=settings.max_task_deliveries,
+        calibration_for=resources.calibration_for,
     )
     metrics.count_ticket_outcomes(outcomes)
     for outcome in outcomes:

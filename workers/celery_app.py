@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import setup_logging, worker_init, worker_process_init
 
 from service.config import get_settings
 from service.logs import configure_logging
@@ -62,6 +62,21 @@ def _after_fork(**_: object) -> None:
         from workers import resources
 
         resources.warm_up()
+
+
+@worker_init.connect
+def _before_consuming(sender: object = None, **_: object) -> None:
+    """Load the model in the worker itself when no pool process will (threads pool, GPU batching)."""
+    if not uses_prefork(sender) and serves_inference():
+        from workers import resources
+
+        resources.warm_up()
+
+
+def uses_prefork(worker: object) -> bool:
+    """Return whether the worker runs tasks in forked pool processes (Celery's default pool)."""
+    pool = getattr(worker, "pool_cls", None)
+    return pool is None or "prefork" in getattr(pool, "__module__", str(pool))
 
 
 def serves_inference() -> bool:

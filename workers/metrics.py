@@ -289,7 +289,10 @@ class _Pool:
 def _worker_ready(sender: Any = None, **_: Any) -> None:
     # Sent in the main process once every bootstep started; `auto` concurrency is resolved by then.
     controller = getattr(sender, "controller", None)
-    _Pool.processes = int(getattr(controller, "concurrency", 0) or 0)
+    pool = getattr(controller, "pool_cls", None)
+    prefork = pool is None or "prefork" in getattr(pool, "__module__", str(pool))
+    # A threads pool loads the model once, in the worker process itself.
+    _Pool.processes = int(getattr(controller, "concurrency", 0) or 0) if prefork else 1
     app = getattr(sender, "app", None)
     if app is not None:
         from service.queue import QUEUE_INFERENCE

@@ -27,7 +27,17 @@ def sessions() -> sessionmaker[Session]:
 def classifier() -> Classifier:
     """Load the model once per process, after the fork (CUDA and torch threads must not cross one)."""
     settings = get_settings()
-    return metrics.observe_model_load(lambda: load_classifier(settings), default_device=settings.device)
+    loaded = metrics.observe_model_load(lambda: load_classifier(settings), default_device=settings.device)
+    if settings.inference_batch_wait_ms > 0:
+        from workers.inference.batching import BatchingClassifier
+
+        # Concurrent tasks (threads pool) share forward passes; see workers/inference/batching.py.
+        return BatchingClassifier(
+            loaded,
+            max_batch_size=settings.max_batch_size,
+            max_wait_seconds=settings.inference_batch_wait_ms / 1000,
+        )
+    return loaded
 
 
 @lru_cache(maxsize=1)

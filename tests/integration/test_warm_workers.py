@@ -75,3 +75,27 @@ def test_an_actions_only_worker_needs_no_model(make_stack):
     _status, body = wait_for(lambda: (r := _readyz(metrics_port))[0] == 200 and r, timeout=30)
 
     assert body == {"status": "ready", "processes": 1, "model": "not needed"}
+
+
+def test_a_threads_pool_worker_loads_once_before_consuming_and_gathers_tickets(make_stack):
+    metrics_port = free_port()
+    stack = make_stack(
+        TRIAGE_CLASSIFIER="tests.fakes.classifier:SlowLoadingClassifier",
+        TRIAGE_TEST_LOAD_SECONDS="3",
+        TRIAGE_WORKER_METRICS_PORT=str(metrics_port),
+        TRIAGE_INFERENCE_BATCH_WAIT_MS="50",
+    )
+    stack.start_api()
+    stack._spawn("worker", worker_command("inference,actions", 8, hostname="gpu@%h", pool="threads"))
+
+    _status, body = wait_for(lambda: (r := _readyz(metrics_port))[0] == 200 and r, timeout=120)
+    assert body == {"status": "ready", "processes": 1, "warm": 1}
+    with stack.client() as client:
+        ids = [
+            client.post(
+                "/v1/tickets", json={"external_id": f"gpu-{i}", "messages": [{"body": "Card blocked?"}]}
+            ).json()["ticket_id"]
+            for i in range(8)
+        ]
+    for ticket_id in ids:
+        wait_for(lambda t=ticket_id: stack.ticket(t)["status"] == "triaged", timeout=60)

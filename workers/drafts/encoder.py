@@ -10,7 +10,10 @@ import tempfile
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from workers.inference.backbone import BackboneSpec
 
 WORD = re.compile(r"[a-z0-9']+")
 
@@ -82,30 +85,26 @@ class OnnxMiniLMEncoder:
     Every triaged ticket embeds its query once (up to 256 tokens, fp32), which was 61 % of a worker's
     time under `triage bench pipeline`. ONNX Runtime's fused graph ran the same fp32 model about 2x
     faster with identical decisions (docs/models.md). The graph is exported from the audited weights
-    once per machine and cached beside them in the temp directory, keyed by the weights' digest.
+    once per machine into the user's private cache (`~/.cache/triage`), keyed by the weights' digest.
     """
 
     name = "all-MiniLM-L6-v2"
 
     def __init__(self, max_length: int = 256, threads: int = 1):
         import onnxruntime
+        from transformers import AutoTokenizer
 
-        from workers.inference.backbone import load_backbone, minilm_spec
+        from workers.inference.backbone import minilm_spec
 
         spec = minilm_spec()
-        path = (
-            Path(tempfile.gettempdir())
-            / "triage-models"
-            / f"all-minilm-l6-v2-{spec.weights_sha256[:16]}.onnx"
-        )
-        model, self.tokenizer = load_backbone(spec)
-        if not path.exists():
-            _export(model, self.tokenizer, path)
-        del model  # the session holds its own copy of the weights
+        self.tokenizer = AutoTokenizer.from_pretrained(str(spec.path), local_files_only=True)
+        cache = _private_cache_dir()
+        cached = cache / f"all-minilm-l6-v2-{spec.weights_sha256[:16]}.onnx" if cache else None
+        graph = str(cached) if cached is not None and cached.exists() else _export(spec, cached)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self.max_length = max_length
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -125,9 +124,31 @@ class OnnxMiniLMEncoder:
         return vectors
 
 
-def _export(model: object, tokenizer: object, path: Path) -> None:
-    """Export the encoder to ONNX at `path`, atomically: concurrent workers may export at once."""
+def _private_cache_dir() -> Path | None:
+    """Return a cache directory only this user can write, or None (then export in memory each start).
+
+    A graph in a directory others can write could be swapped for one that scores differently, so a
+    shared temp directory is never used.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "triage"
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = base.stat()
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & 0o022 or not os.access(base, os.W_OK):
+        return None
+    return base
+
+
+def _export(spec: BackboneSpec, path: Path | None) -> str | bytes:
+    """Export the verified encoder to ONNX: into `path` (atomically) if given, else into memory."""
     import torch
+
+    from workers.inference.backbone import load_backbone
+    from workers.inference.runtime import release_freed_memory
+
+    model, tokenizer = load_backbone(spec)  # checks the weights' digest
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self, encoder: torch.nn.Module):
@@ -137,15 +158,13 @@ def _export(model: object, tokenizer: object, path: Path) -> None:
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sample = tokenizer(["an example ticket"], return_tensors="pt")  # type: ignore[operator]
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".onnx", delete=False) as handle:
-        partial = Path(handle.name)
-    try:
+    sample = tokenizer(["an example ticket"], return_tensors="pt")
+    with tempfile.TemporaryDirectory() as scratch:
+        written = Path(scratch) / "encoder.onnx"
         torch.onnx.export(
-            LastHiddenState(model).eval(),  # type: ignore[arg-type]
+            LastHiddenState(model).eval(),
             (sample["input_ids"], sample["attention_mask"]),
-            str(partial),
+            str(written),
             input_names=["input_ids", "attention_mask"],
             output_names=["last_hidden_state"],
             dynamic_axes={
@@ -155,6 +174,13 @@ def _export(model: object, tokenizer: object, path: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+        graph = written.read_bytes()
+    del model
+    release_freed_memory()
+    if path is None:
+        return graph
+    # Concurrent workers may export at once: each writes its own file and renames it into place.
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".onnx", delete=False) as handle:
+        handle.write(graph)
+    os.replace(handle.name, path)
+    return str(path)

@@ -69,3 +69,17 @@ def evidence_command(
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     sample = dev_texts(texts, data_dir or DEFAULT_DATA_DIR)
     typer.echo(measure_agreement(sample, threads=threads, log=lambda m: typer.echo(m, err=True)).table())
+
+
+@bench_app.command("int8")
+def int8_command(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Labelled public data (default: ../shared/data).")
+    ] = None,
+) -> None:
+    """Compare torch.ao int8 with ONNX Runtime int8: texts/s and agreement with fp32 decisions."""
+    from workers.bench.int8 import run_int8_comparison
+    from workers.training.data import DEFAULT_DATA_DIR
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    typer.echo(run_int8_comparison(data_dir or DEFAULT_DATA_DIR, log=lambda m: typer.echo(m, err=True)))

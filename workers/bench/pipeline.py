@@ -373,8 +373,8 @@ def _pipeline(
     )
     report.add("worker ready after its metrics port opened", _ms(ready))
     report.add("first ticket after ready: intake -> decision", _ms(first_latency))
-    for name, size in rss:
-        report.add(f"peak RSS {name}", _mb(size))
+    for name, peak, current in rss:
+        report.add(f"RSS {name}: peak; after the run", f"{_mb(peak)}; {_mb(current)}")
 
 
 def _run_latencies(engine: Engine, external_ids: str = "pipeline-%") -> tuple[list[float], float]:

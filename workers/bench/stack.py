@@ -133,13 +133,13 @@ class Stack:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited ({process.returncode}); see {self.work_dir}/{name}.log")
 
-    def peak_rss(self) -> list[tuple[str, int]]:
-        """Return (process, peak resident bytes) for every process of the stack, children included."""
-        found: list[tuple[str, int]] = []
+    def peak_rss(self) -> list[tuple[str, int, int]]:
+        """Return (process, peak and current resident bytes) for every process, children included."""
+        found: list[tuple[str, int, int]] = []
         for name, process in self.processes.items():
-            found.append((name, _peak_rss(process.pid)))
+            found.append((name, *_rss(process.pid)))
             for index, child in enumerate(sorted(_children(process.pid)), start=1):
-                found.append((f"{name} child {index}", _peak_rss(child)))
+                found.append((f"{name} child {index}", *_rss(child)))
         return found
 
     def stop(self) -> None:
@@ -183,12 +183,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _peak_rss(pid: int) -> int:
-    """Return a process's peak resident set size in bytes (VmHWM), 0 if it is gone."""
+def _rss(pid: int) -> tuple[int, int]:
+    """Return a process's peak (VmHWM) and current (VmRSS) resident set size in bytes; 0 if gone."""
+    sizes = {"VmHWM": 0, "VmRSS": 0}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
+            key = line.split(":", 1)[0]
+            if key in sizes:
+                sizes[key] = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 0
+    return sizes["VmHWM"], sizes["VmRSS"]

@@ -132,7 +132,7 @@ def run_benchmark(
         (f"our runtime fp32, sorted, batch {batch_size}", runtime_path("fp32")),
         (f"our runtime int8, sorted, batch {batch_size}", runtime_path("int8")),
         ("full classifier int8: hygiene+language+reasons, no evidence", classifier("none")),
-        ("full classifier int8: same + occlusion evidence for flagged texts", classifier("flagged")),
+        ("full classifier int8: same + evidence for flagged texts", classifier("flagged")),
     ]
     return _interleaved(paths, texts, rounds, log)
 

@@ -67,6 +67,10 @@ def warm_up() -> None:
     except Exception:
         log.exception("warm-up failed; the first task will load the model again")
         return
+    # Loading left freed fp32 weights in the heap; hand them back before the process takes work.
+    from workers.inference.runtime import release_freed_memory
+
+    release_freed_memory()
     metrics.mark_process_warm(model, default_device=get_settings().device)
 
 

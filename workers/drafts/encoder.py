@@ -145,10 +145,12 @@ def _export(spec: BackboneSpec, path: Path | None) -> str | bytes:
     """Export the verified encoder to ONNX: into `path` (atomically) if given, else into memory."""
     import torch
 
-    from workers.inference.backbone import load_backbone
+    from workers.inference.backbone import load_plain_backbone
     from workers.inference.runtime import release_freed_memory
 
-    model, tokenizer = load_backbone(spec)  # checks the weights' digest
+    # The plain-torch BERT (bit for bit transformers' forward pass) keeps transformers' model classes,
+    # 150 MB resident, out of the worker even on the first start.
+    model, tokenizer = load_plain_backbone(spec)  # checks the weights' digest
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self, encoder: torch.nn.Module):

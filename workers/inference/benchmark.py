@@ -87,7 +87,7 @@ def run_benchmark(
 
     torch.set_num_threads(threads)
     texts = bench_texts(count, data_dir)
-    network, tokenizer = build_inference_network(artifact_dir)
+    network, tokenizer = build_inference_network(artifact_dir, plain=False)
     extractor = pipeline(  # type: ignore[call-overload]
         "feature-extraction",
         model=network.encoder,
@@ -188,7 +188,7 @@ def run_gpu_benchmark(
     if not torch.cuda.is_available():
         raise RuntimeError("no CUDA device: the GPU benchmark cannot run here")
     texts = bench_texts(count, data_dir)
-    network, tokenizer = build_inference_network(artifact_dir)
+    network, tokenizer = build_inference_network(artifact_dir, plain=False)
     extractor = pipeline(  # type: ignore[call-overload]
         "feature-extraction",
         model=copy.deepcopy(network.encoder).to("cuda"),

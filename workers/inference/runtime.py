@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from workers.inference.artifacts_io import METADATA_FILE, SHIPPED_DIR, WEIGHTS_FILE
-from workers.inference.backbone import load_backbone, minilm_spec
+from workers.inference.backbone import load_backbone, load_plain_backbone, minilm_spec
 from workers.inference.model import AdapterConfig, HeadSizes, TriageNet
 
 Precision = Literal["auto", "fp32", "fp16", "bf16", "int8"]
@@ -103,19 +103,27 @@ def merge_adapters(encoder: nn.Module, tensors: dict[str, torch.Tensor], config:
     return merged
 
 
-def build_inference_network(artifact_dir: Path) -> tuple[TriageNet, PreTrainedTokenizerBase]:
-    """Load the backbone, fold the adapters into its weights and attach the heads (fp32)."""
+def build_inference_network(
+    artifact_dir: Path, *, plain: bool = True
+) -> tuple[TriageNet, PreTrainedTokenizerBase]:
+    """Load the backbone, fold the adapters into its weights and attach the heads (fp32).
+
+    `plain` builds the encoder in plain torch (workers/inference/bert.py: the same forward pass, bit for
+    bit, without importing transformers' model classes); False builds transformers' BertModel, which
+    the naive-pipeline benchmark needs.
+    """
     from safetensors.torch import load_file
 
     metadata = load_metadata(artifact_dir)
     adapter_dict = metadata["adapter"]
     assert isinstance(adapter_dict, dict)
-    encoder, tokenizer = load_backbone(minilm_spec())
+    encoder, tokenizer = (load_plain_backbone if plain else load_backbone)(minilm_spec())
     tensors = load_file(str(artifact_dir / WEIGHTS_FILE))
     # Merged LoRA makes inference exactly as cheap as the plain backbone.
     if merge_adapters(encoder, tensors, AdapterConfig(**adapter_dict)) == 0:
         raise ValueError(f"{artifact_dir}: no adapter weights found")
-    network = TriageNet(encoder, encoder.config.hidden_size, sizes=HeadSizes.from_metadata(metadata))
+    config: Any = encoder.config  # transformers' config or bert.BertConfig: both name hidden_size
+    network = TriageNet(encoder, config.hidden_size, sizes=HeadSizes.from_metadata(metadata))
     network.load_head_state({k.removeprefix("head."): v for k, v in tensors.items() if k.startswith("head.")})
     network.float()
     return network.eval(), tokenizer

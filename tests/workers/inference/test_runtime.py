@@ -31,6 +31,25 @@ def test_the_hand_merge_equals_peft_merge_and_unload():
     assert all(torch.equal(ours[key], theirs[key]) for key in ours)
 
 
+def test_the_plain_torch_encoder_computes_transformers_bert_bit_for_bit():
+    from workers.inference.backbone import load_plain_backbone
+
+    reference, tokenizer = load_backbone(minilm_spec())
+    plain, _ = load_plain_backbone(minilm_spec())
+    batch = tokenizer(
+        ["Where is my parcel?", "I was charged twice and nobody answers my mails. " * 8],
+        padding=True,
+        truncation=True,
+        max_length=128,
+        return_tensors="pt",
+    )
+    with torch.inference_mode():
+        ours = plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        theirs = reference(**batch).last_hidden_state
+    real = batch["attention_mask"].bool()
+    assert torch.equal(ours[real], theirs[real])
+
+
 def test_adapters_for_a_layer_the_backbone_lacks_are_refused():
     linear = torch.nn.Sequential(torch.nn.Linear(4, 4))
     down, up = torch.ones(2, 4), torch.ones(4, 2)
@@ -42,13 +61,14 @@ def test_adapters_for_a_layer_the_backbone_lacks_are_refused():
         merge_adapters(linear, tensors, AdapterConfig(rank=2, alpha=4))
 
 
-def test_a_loaded_classifier_has_not_imported_peft_or_lingua():
-    # peft held 140 MB and lingua's models 700 MB of every inference process.
+def test_a_warm_worker_process_has_not_imported_peft_lingua_or_transformers_models():
+    # lingua's models held 700 MB of every inference process, transformers' model classes 150 MB.
     script = (
         "import sys\n"
-        "from workers.inference.transformer import TransformerClassifier\n"
-        "c = TransformerClassifier(device='cpu'); c.predict(['Where is my parcel? It is late again.'])\n"
-        "print(sorted(m for m in ('peft', 'lingua') if m in sys.modules))\n"
+        "from workers import resources\n"
+        "resources.warm_up(); resources.classifier().predict(['Where is my parcel? It is late again.'])\n"
+        "heavy = ('peft', 'lingua', 'transformers.modeling_utils', 'torch._dynamo', 'sympy')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

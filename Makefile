@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install system-deps run test test-fast lint bench eval
+.PHONY: install system-deps run test test-fast lint bench bench-pipeline eval
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ lint: install
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/triage model bench
+
+# The whole service against the raw classifier: tickets/s, latency, RSS, intake alone (README "Speed").
+bench-pipeline: install
+	HF_HUB_OFFLINE=1 $(BIN)/triage bench pipeline
 
 eval: install
 	HF_HUB_OFFLINE=1 $(BIN)/triage model eval

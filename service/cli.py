@@ -32,7 +32,12 @@ def _worker_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def worker_command(
-    queues: str, concurrency: int, *, beat_schedule: Path | None = None, hostname: str | None = None
+    queues: str,
+    concurrency: int,
+    *,
+    beat_schedule: Path | None = None,
+    hostname: str | None = None,
+    pool: str = "prefork",
 ) -> list[str]:
     """Return the command line of a Celery worker on `queues`, running beat when given its schedule file."""
     args = [
@@ -50,6 +55,8 @@ def worker_command(
         "INFO",
         "--hostname",
         hostname or f"{queues.replace(',', '-')}@%h",
+        "--pool",
+        pool,
     ]
     if beat_schedule is not None:
         args += ["--beat", "--schedule", str(beat_schedule.resolve())]
@@ -224,14 +231,22 @@ def worker(
     queues: Annotated[str, typer.Option(help="Comma-separated: inference, actions.")] = "inference,actions",
     concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     beat: Annotated[bool, typer.Option(help="Also run the periodic sweep (one per deployment).")] = False,
+    pool: Annotated[
+        str,
+        typer.Option(
+            help="prefork (CPU: one model per process) or threads (GPU: one model, gathered batches)."
+        ),
+    ] = "prefork",
 ) -> None:
     """Run a Celery worker on the given queues."""
     settings = get_settings()
     env = _worker_env({})
     if "PROMETHEUS_MULTIPROC_DIR" not in env:
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="triage-metrics-")
+    if pool not in ("prefork", "threads"):
+        raise typer.BadParameter("--pool must be prefork or threads")
     args = worker_command(
-        queues, concurrency, beat_schedule=settings.data_dir / "beat-schedule" if beat else None
+        queues, concurrency, beat_schedule=settings.data_dir / "beat-schedule" if beat else None, pool=pool
     )
     os.execvpe(args[0], args, env)
 
@@ -276,6 +291,15 @@ def _mount_model_commands() -> None:
     app.command(name="classify")(classify)
 
 
+def _mount_bench_commands() -> None:
+    """Add `triage bench ...` when the worker's model stack is installed (it measures the model too)."""
+    try:
+        from workers.bench.cli import bench_app
+    except ImportError:
+        return
+    app.add_typer(bench_app, name="bench")
+
+
 def _mount_operator_commands() -> None:
     """Add the operator commands (policy, feedback, retention, erase); imported here: `serve` stays light."""
     from service.feedback.cli import feedback_app
@@ -290,6 +314,7 @@ def _mount_operator_commands() -> None:
 
 
 _mount_model_commands()
+_mount_bench_commands()
 _mount_operator_commands()
 
 

@@ -83,13 +83,26 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="Inference device: `auto` (CUDA if present), `cpu` or `cuda`.")
     inference_threads: int = Field(1, ge=1, description="torch threads per worker process.")
     max_batch_size: int = Field(32, ge=1, description="Most texts in one forward pass.")
+    inference_batch_wait_ms: float = Field(
+        0.0,
+        ge=0,
+        description="GPU workers (`--pool threads`): gather concurrent tickets into one forward pass of at "
+        "most `max_batch_size` texts, waiting at most this long for more; 0 turns gathering off (on the "
+        "CPU it adds latency and no throughput).",
+    )
     inference_precision: Literal["auto", "fp32", "int8", "fp16", "bf16"] = Field(
         "auto", description="`auto`: int8 (per-channel) on the CPU, fp16 on CUDA; or force one."
     )
     evidence_mode: Literal["all", "flagged", "none"] = Field(
         "flagged",
-        description="Which texts get occlusion evidence: `flagged` (frustrated or high/critical urgency), "
+        description="Which texts get evidence: `flagged` (frustrated or high/critical urgency), "
         "`all` or `none`.",
+    )
+    evidence_method: Literal["pooled", "occlusion"] = Field(
+        "pooled",
+        description="`pooled`: each sentence left out of the pooled token states of the one scoring pass "
+        "(no extra cost); `occlusion`: each sentence deleted and the text encoded again (one more pass "
+        "per sentence, up to 8).",
     )
     policy_file: Path | None = Field(None, description="Routing policy YAML. Empty: the default policy.")
     visibility_timeout_seconds: int = Field(

@@ -9,13 +9,17 @@ or any text.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from celery import signals
 from prometheus_client import (
@@ -25,9 +29,10 @@ from prometheus_client import (
     Gauge,
     Histogram,
     disable_created_metrics,
+    make_wsgi_app,
     multiprocess,
-    start_http_server,
 )
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics_core import Metric
 
 from service.config import get_settings
@@ -76,6 +81,13 @@ MODEL_LOADED = Gauge(
     "1 while a live worker process holds this model version on this device.",
     ["model_version", "device"],
     multiprocess_mode="livemax",
+)
+PROCESSES_WARM = Gauge(
+    "triage_worker_processes_warm",
+    "Live worker processes that loaded everything a triage task reads (model, policy, draft ranker) "
+    "before taking any task.",
+    ["model_version", "device"],
+    multiprocess_mode="livesum",
 )
 MODEL_LOAD_SECONDS = Gauge(
     "triage_model_load_seconds",
@@ -213,6 +225,14 @@ def observe_model_load(load: Callable[[], C], *, default_device: str) -> C:
     return classifier
 
 
+def mark_process_warm(classifier: Any, *, default_device: str) -> None:
+    """Count this process as warm: it holds the model and everything else a task reads."""
+    PROCESSES_WARM.labels(
+        model_version=str(getattr(classifier, "model_version", "unknown")),
+        device=str(getattr(classifier, "device_in_use", getattr(classifier, "device", default_device))),
+    ).set(1)
+
+
 def observe_inference(classifier: Any, *, texts: int, seconds: float) -> None:
     """Record one inference batch; tokens come from `last_batch_tokens` when the classifier counts them."""
     version = str(getattr(classifier, "model_version", "unknown"))
@@ -304,6 +324,45 @@ def _process_exited(pid: int | None = None, **_: Any) -> None:
         multiprocess.mark_process_dead(pid)
 
 
+class _Pool:
+    """What the worker's main process knows of its pool, for readiness: set once the worker is ready."""
+
+    processes: int | None = None
+    needs_model = True
+
+
+def _worker_ready(sender: Any = None, **_: Any) -> None:
+    # Sent in the main process once every bootstep started; `auto` concurrency is resolved by then.
+    controller = getattr(sender, "controller", None)
+    pool = getattr(controller, "pool_cls", None)
+    prefork = pool is None or "prefork" in getattr(pool, "__module__", str(pool))
+    # A threads pool loads the model once, in the worker process itself.
+    _Pool.processes = int(getattr(controller, "concurrency", 0) or 0) if prefork else 1
+    app = getattr(sender, "app", None)
+    if app is not None:
+        from service.queue import QUEUE_INFERENCE
+
+        _Pool.needs_model = QUEUE_INFERENCE in app.amqp.queues.consume_from
+
+
+def readiness(directory: str | None) -> tuple[bool, dict[str, Any]]:
+    """Return whether every pool process is warm (or needs no model), with the counts that say so."""
+    if _Pool.processes is None:
+        return False, {"status": "starting"}
+    if not _Pool.needs_model:
+        return True, {"status": "ready", "processes": _Pool.processes, "model": "not needed"}
+    if not directory:
+        return False, {"status": "unknown", "detail": "PROMETHEUS_MULTIPROC_DIR is not set"}
+    warm = sum(
+        sample.value
+        for metric in _LiveProcessesCollector(Path(directory)).collect()
+        if metric.name == "triage_worker_processes_warm"
+        for sample in metric.samples
+    )
+    ready = warm >= _Pool.processes
+    return ready, {"status": "ready" if ready else "loading", "processes": _Pool.processes, "warm": int(warm)}
+
+
 def _worker_starting(**_: Any) -> None:
     settings = get_settings()
     start_metrics_server(settings.worker_metrics_port, settings.worker_metrics_host)
@@ -339,8 +398,38 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class _SilentHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log nothing: probes would fill the log."""
+
+
+def start_http_server(
+    port: int, addr: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY
+) -> tuple[WSGIServer, threading.Thread]:
+    """Serve `/readyz` (200 once every pool process is warm, else 503) and metrics elsewhere."""
+    metrics_app = make_wsgi_app(registry)
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/readyz":
+            ready, body = readiness(directory)
+            status = "200 OK" if ready else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "application/json")])
+            return [json.dumps(body).encode()]
+        return metrics_app(environ, start_response)
+
+    class Server(ThreadingWSGIServer):
+        """The server class for this address's family (an IPv6 address needs AF_INET6)."""
+
+    Server.address_family = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM)[0][0]
+    server = make_server(addr, port, app, Server, handler_class=_SilentHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="worker-metrics")
+    thread.start()
+    return server, thread
+
+
 def start_metrics_server(port: int, addr: str = "127.0.0.1") -> None:
-    """Serve `/metrics` for this worker and all its forked children; port 0 serves nothing."""
+    """Serve `/metrics` and `/readyz` for this worker and all its forked children; port 0 serves nothing."""
     if port == 0:
         return
     registry: CollectorRegistry = REGISTRY
@@ -370,3 +459,4 @@ def connect_worker_signals() -> None:
     # worker_init runs in the main process before the pool forks; only `celery worker` sends it, so
     # beat and the API never open the port.
     signals.worker_init.connect(_worker_starting, weak=False)
+    signals.worker_ready.connect(_worker_ready, weak=False)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from service.domain import AuthorRole, Decision, Scores, Ticket, TicketStatus, Triage
 from service.storage.models import DecisionRow, TicketRow, TriageRow
@@ -188,12 +188,16 @@ def _commit(
 
 
 def _history(session: Session, row: TicketRow) -> list[EarlierTicket]:
-    """Return the requester's earlier tickets of the last HISTORY_DAYS days, newest first."""
+    """Return the requester's earlier tickets of the last HISTORY_DAYS days, newest first.
+
+    Three queries whatever the history's length: the tickets, their messages, their latest levels.
+    """
     if not row.requester_id:
         return []
     since = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)
     earlier = session.scalars(
         select(TicketRow)
+        .options(selectinload(TicketRow.messages))
         .where(
             TicketRow.tenant == row.tenant,
             TicketRow.requester_id == row.requester_id,
@@ -204,19 +208,35 @@ def _history(session: Session, row: TicketRow) -> list[EarlierTicket]:
         .order_by(TicketRow.created_at.desc())
         .limit(HISTORY_LIMIT)
     ).all()
+    if not earlier:
+        return []
+    latest_revision = (
+        select(TriageRow.ticket_id, func.max(TriageRow.revision).label("revision"))
+        .where(TriageRow.ticket_id.in_([other.id for other in earlier]))
+        .group_by(TriageRow.ticket_id)
+        .subquery()
+    )
+    levels = {
+        ticket_id: (frustration, urgency)
+        for ticket_id, frustration, urgency in session.execute(
+            select(TriageRow.ticket_id, TriageRow.frustration_level, TriageRow.urgency_level).join(
+                latest_revision,
+                (TriageRow.ticket_id == latest_revision.c.ticket_id)
+                & (TriageRow.revision == latest_revision.c.revision),
+            )
+        )
+    }
     results = []
     for other in earlier:
-        latest = session.scalars(
-            select(TriageRow).where(TriageRow.ticket_id == other.id).order_by(TriageRow.revision.desc())
-        ).first()
+        frustration, urgency = levels.get(other.id, (None, None))
         first_customer = next((m.body for m in other.messages if m.author_role == AuthorRole.CUSTOMER), "")
         results.append(
             EarlierTicket(
                 ticket_id=other.id,
                 created_at=other.created_at,
                 text=f"{other.subject}\n\n{first_customer}".strip(),
-                frustration_level=latest.frustration_level if latest else None,
-                urgency_level=latest.urgency_level if latest else None,
+                frustration_level=frustration,
+                urgency_level=urgency,
             )
         )
     return results

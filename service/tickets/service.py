@@ -234,6 +234,14 @@ def submit(
                     link_delivery(
                         session, tenant=ticket.tenant, delivery=delivery, ticket_id=result.ticket_id
                     )
+                if result.needs_triage:
+                    # Marked queued in the same transaction as the ticket (one commit per intake, not
+                    # two); a failed publish below clears the mark. A crash between the commit and
+                    # the publish leaves the mark: the sweep re-enqueues it after triage_deadline.
+                    enqueued_at = datetime.now(UTC)
+                    stored = session.get(TicketRow, result.ticket_id)
+                    assert stored is not None
+                    stored.enqueued_at = enqueued_at
             break
         except IntegrityError:
             # Two deliveries of the same new ticket raced; the second one now finds the first's row.
@@ -242,12 +250,17 @@ def submit(
     if not result.needs_triage:
         return result
     queued = queue.send(settings, queue.TASK_CLASSIFY, [[result.ticket_id]])
-    if queued:
+    if not queued:
+        # The sweep finds tickets never enqueued at once, overdue ones only after the deadline.
         with sessions.begin() as session:
             session.execute(
                 update(TicketRow)
-                .where(TicketRow.id == result.ticket_id, TicketRow.revision == result.revision)
-                .values(enqueued_at=datetime.now(UTC))
+                .where(
+                    TicketRow.id == result.ticket_id,
+                    TicketRow.revision == result.revision,
+                    TicketRow.enqueued_at == enqueued_at,
+                )
+                .values(enqueued_at=None)
             )
     return AcceptResult(result.ticket_id, result.revision, result.status, True, queued=queued)
 

@@ -61,3 +61,22 @@ class MarkerClassifier:
             reason_codes=["repeat_contact"] if "again" in markers else [],
             model_version=self.model_version,
         )
+
+
+class SlowLoadingClassifier(MarkerClassifier):
+    """Loads like the real model: `load()` takes TRIAGE_TEST_LOAD_SECONDS, and `predict` loads first."""
+
+    model_version = "fake-slow-load-1"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = False
+
+    def load(self) -> None:
+        if not self.loaded:
+            time.sleep(float(os.environ.get("TRIAGE_TEST_LOAD_SECONDS", "5")))
+            self.loaded = True
+
+    def predict(self, texts: Sequence[str]) -> list[Scores]:
+        self.load()
+        return super().predict(texts)

@@ -14,3 +14,9 @@ from workers.training.data import DEFAULT_DATA_DIR
 results = run_gpu_benchmark(data_dir=DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else None)
 print(format_results(results, threads=0))
 PY
+# Batching across tickets (workers/inference/batching.py): one-ticket callers gathered into shared passes.
+timeout 120 python - <<'PY' 2>&1 | tee "$out/gathering.txt"
+from workers.bench.gathering import run_gpu_gathering
+from workers.training.data import DEFAULT_DATA_DIR
+print(run_gpu_gathering(DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else None).table())
+PY

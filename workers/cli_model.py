@@ -59,7 +59,7 @@ def train_command(
             "support: stage 2 only, continuing from --base."
         ),
     ] = "all",
-    corpus_epochs: Annotated[float, typer.Option(help="Stage 2: passes over the support corpus.")] = 3.0,
+    corpus_epochs: Annotated[float, typer.Option(help="Stage 2: passes over the support corpus.")] = 2.0,
 ) -> None:
     """Reproduce the shipped model (public data, then the support corpus), or fine-tune on an export."""
     from dataclasses import replace

@@ -69,8 +69,8 @@ def verify_backbone(spec: BackboneSpec) -> None:
         )
 
 
-def load_backbone(spec: BackboneSpec) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Verify and load the encoder and its tokenizer from the local path only, never from a hub."""
+def _verified_weights(spec: BackboneSpec) -> bytes:
+    """Return the weights file's bytes once their sha256 matches the audited release; go offline."""
     if not spec.weights_file.is_file():
         raise BackboneIntegrityError(f"{spec.name}: weights file {spec.weights_file} is missing")
     # Hash the very bytes we load, so the file cannot change between the check and the load.
@@ -84,6 +84,12 @@ def load_backbone(spec: BackboneSpec) -> tuple[PreTrainedModel, PreTrainedTokeni
     # Offline mode makes any accidental hub lookup fail instead of downloading unaudited files.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    return weights
+
+
+def load_backbone(spec: BackboneSpec) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Verify and load the encoder and its tokenizer from the local path only, never from a hub."""
+    weights = _verified_weights(spec)
     from safetensors.torch import load as load_safetensors
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -111,17 +117,7 @@ def load_plain_backbone(spec: BackboneSpec) -> tuple[nn.Module, PreTrainedTokeni
     The same weights and forward pass as `load_backbone`, without importing transformers' model
     classes (150 MB resident in every inference process).
     """
-    if not spec.weights_file.is_file():
-        raise BackboneIntegrityError(f"{spec.name}: weights file {spec.weights_file} is missing")
-    weights = spec.weights_file.read_bytes()
-    actual = hashlib.sha256(weights).hexdigest()
-    if actual != spec.weights_sha256:
-        raise BackboneIntegrityError(
-            f"{spec.name}: {spec.weights_file} has sha256 {actual}, expected {spec.weights_sha256}; "
-            "refusing to load weights that differ from the audited release"
-        )
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    weights = _verified_weights(spec)
     from safetensors.torch import load as load_safetensors
     from transformers import AutoTokenizer
 

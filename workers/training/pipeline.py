@@ -211,7 +211,7 @@ def support_tune(
     data_dir: Path = DEFAULT_DATA_DIR,
     corpus_dir: Path = CORPUS_DIR,
     config: TrainConfig | None = None,
-    corpus_epochs: float = 3.0,
+    corpus_epochs: float = 2.0,
     device: str = "cpu",
     progress: Callable[[int, int, float], None] | None = None,
 ) -> Calibration:

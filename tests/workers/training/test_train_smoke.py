@@ -91,3 +91,59 @@ def test_customer_export_fine_tunes_from_a_base_model(tmp_path: Path) -> None:
     assert classifier.model_version == "triage-minilm-l6-lora-1.0.0+customer"
     [scores] = classifier.predict(["Server outage again"])
     assert scores.urgency is not None
+
+
+def _corpus_line(split: str, number: int, body: str, frustration: str, urgency: str, topic: str) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "id": f"{split}-t-{number:04d}",
+            "writer": "t",
+            "industry": "saas",
+            "channel": "chat",
+            "subject": "",
+            "messages": [{"role": "customer", "body": body, "frustration": frustration, "urgency": urgency}],
+            "frustration": frustration,
+            "urgency": urgency,
+            "topic": topic,
+        }
+    )
+
+
+def test_support_stage_continues_a_model_and_serves_a_topic(tmp_path: Path, monkeypatch) -> None:
+    from workers.inference.artifacts_io import SHIPPED_DIR
+    from workers.inference.transformer import TransformerClassifier
+    from workers.training import pipeline
+    from workers.training.data import DEFAULT_DATA_DIR
+
+    if not (DEFAULT_DATA_DIR / "label_maps.json").is_file():
+        pytest.skip("../shared/data is not beside the repository")
+    rows = [
+        ("Your app charged me twice, this is a joke!!", "moderate", "high", "billing_error"),
+        ("How do I export my invoices?", "none", "low", "how_to"),
+        ("Everyone in our company gets a 502, nothing loads", "mild", "critical", "outage"),
+        ("Thanks, the agent was great", "none", "low", "praise"),
+    ]
+    for split in ("train", "dev"):
+        (tmp_path / "corpus" / split).mkdir(parents=True)
+        lines = [_corpus_line(split, i, *row) for i, row in enumerate(rows * 2)]
+        (tmp_path / "corpus" / split / "t.jsonl").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(pipeline, "SUPPORT_REPLAY_FRUSTRATION", 16)
+    monkeypatch.setattr(pipeline, "SUPPORT_REPLAY_URGENCY", 16)
+    monkeypatch.setattr(pipeline, "HEAD_REFIT_EPOCHS", 2)
+    config = replace(TrainConfig(), max_length=32, batch_size=8, threads=1, epochs=1.0, urgency_epochs=1.0)
+    pipeline.support_tune(
+        tmp_path / "model",
+        base_dir=SHIPPED_DIR,
+        corpus_dir=tmp_path / "corpus",
+        config=config,
+        corpus_epochs=1.0,
+    )
+
+    [scores] = TransformerClassifier(tmp_path / "model", device="cpu", evidence="none").predict(
+        ["Everyone in our company gets a 502"]
+    )
+    assert scores.model_version == "triage-minilm-l6-lora-1.1.0"
+    assert scores.topic is not None and 0.0 < scores.topic.probability <= 1.0
+    assert scores.frustration is not None and scores.urgency is not None

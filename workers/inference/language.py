@@ -1,10 +1,13 @@
-"""Detect a message's language with fastText's lid.176 model, and say whether the model may score it.
+"""Detect a message's language, and say whether the model may score it.
 
-lingua (high accuracy, 30 languages preloaded) held 0.70 GB per worker process; lid.176.ftz knows 176
-languages in under 1 MB on disk and about 5 MB resident, and on 11,838 English dev and airline texts
-plus 47 short non-English tickets in 26 languages it refused 31 English texts (lingua: 35) and every
-non-English one but a single Indonesian sentence (lingua: 45 of 47, missing Chinese and Japanese,
-which were counted as too short to judge). docs/models.md has the measurement.
+fastText's lid.176 model (176 languages, about 5 MB resident) reads every message. It misreads some
+short English ("Do not lose my luggage": Galician), so a message it calls non-English is refused only
+if lingua, in its low-accuracy mode (trigram models, loaded on first use, tens of MB), also calls it
+non-English. lingua's high-accuracy mode with 30 languages preloaded, used before, held 0.70 GB per
+worker process. On 11,838 English dev and airline texts, 34 short English support phrases and 47
+short non-English tickets in 26 languages: 14, 0 and 46 refused (fastText alone: 30, 2, 46; the lingua
+detector before: 35, 0, 45, letting Chinese and Japanese through as too short to judge).
+docs/models.md has the measurement.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
 
 # all-MiniLM-L6-v2 was trained on English only; scoring other languages would give confident nonsense.
 SUPPORTED_LANGUAGES = frozenset({"en"})
@@ -26,6 +32,7 @@ MIN_WORDS_TO_JUDGE = 3
 MIN_UNSPACED_CHARS_TO_JUDGE = 6
 DETECTION_CHARS = 500
 _WORD = re.compile(r"\w+", re.U)
+_PUNCTUATION = re.compile(r"[^\w\s']+", re.U)
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 # English at least this fraction of the top language's probability counts as English. Short English
 # often looks a little Dutch or Danish; refusing a customer's English message hides a real ticket, so
@@ -33,6 +40,14 @@ _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]"
 # in non-English refusals but one; 0.5 refused twice as many English texts).
 AMBIGUOUS_RATIO = 0.1
 RANKED = 5
+# Languages the second opinion knows; a message in any other still lands on one of them (refused).
+SECOND_OPINION_LANGUAGES = (
+    "ENGLISH", "GERMAN", "FRENCH", "SPANISH", "PORTUGUESE", "ITALIAN", "DUTCH", "POLISH", "SWEDISH",
+    "DANISH", "BOKMAL", "FINNISH", "TURKISH", "RUSSIAN", "UKRAINIAN", "CZECH", "ROMANIAN", "HUNGARIAN",
+    "GREEK", "ARABIC", "HEBREW", "HINDI", "CHINESE", "JAPANESE", "KOREAN", "INDONESIAN", "VIETNAMESE",
+    "THAI", "CATALAN", "CROATIAN",
+)  # fmt: skip
+SECOND_OPINION_RATIO = 0.5
 MODEL_FILE = "lid.176.ftz"
 _lock = threading.Lock()
 
@@ -63,10 +78,29 @@ def _detector() -> Any:
     return fasttext.load_model(str(model_path()))
 
 
+@lru_cache(maxsize=1)
+def _second_opinion() -> LanguageDetector:
+    from lingua import Language, LanguageDetectorBuilder
+
+    languages = [getattr(Language, name) for name in SECOND_OPINION_LANGUAGES]
+    # Low accuracy: trigram models only, a few MB per language, loaded when a script first needs them.
+    return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
+
+
+def _second_opinion_says_english(text: str) -> bool:
+    with _lock:
+        ranked = _second_opinion().compute_language_confidence_values(text[:DETECTION_CHARS])
+    if not ranked or ranked[0].value <= 0.0 or ranked[0].language.name == "ENGLISH":
+        return True
+    english = next((c.value for c in ranked if c.language.name == "ENGLISH"), 0.0)
+    return english >= SECOND_OPINION_RATIO * ranked[0].value
+
+
 def _ranked(text: str) -> list[tuple[str, float]]:
     # fastText refuses newlines and was trained on mixed case, but read all-caps English as Spanish
-    # or Malay; lower case refused fewer English texts and no more non-English ones.
-    line = " ".join(text[:DETECTION_CHARS].split()).lower()
+    # or Malay; lower case refused fewer English texts and no more non-English ones. Punctuation goes
+    # too: "thanks so much!" read as Spanish, the "!" weighing like a "¡".
+    line = " ".join(_PUNCTUATION.sub(" ", text[:DETECTION_CHARS]).split()).lower()
     with _lock:
         labels, probabilities = _detector().predict(line, k=RANKED)
     return [
@@ -86,7 +120,7 @@ def detect_language(text: str) -> LanguageVerdict:
     if code in SUPPORTED_LANGUAGES:
         return LanguageVerdict(language=code, supported=True)
     english = next((p for label, p in ranked if label == "en"), 0.0)
-    if english >= AMBIGUOUS_RATIO * confidence:
+    if english >= AMBIGUOUS_RATIO * confidence or _second_opinion_says_english(text):
         return LanguageVerdict(language="en", supported=True)
     return LanguageVerdict(language=code, supported=False)
 

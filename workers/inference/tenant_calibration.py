@@ -11,7 +11,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from service.domain import FRUSTRATION_LEVELS, Scores
 from service.tenants import TenantCalibration
@@ -66,6 +65,9 @@ def fit_tenant_calibration(
     probabilities: Sequence[float], frustrated: Sequence[int], *, fit_threshold: bool = True
 ) -> TenantCalibration:
     """Fit the log-odds shift (maximum likelihood) and, if asked, the F1-best moderate threshold."""
+    # Imported here: scipy.optimize is 49 MB resident, and workers only apply calibrations.
+    from scipy.optimize import minimize_scalar
+
     p = np.clip(np.asarray(probabilities, dtype=float), 1e-6, 1 - 1e-6)
     y = np.asarray(frustrated, dtype=float)
     logits = np.log(p / (1 - p))

@@ -11,7 +11,13 @@ from workers.inference.language import detect_language
 
 @pytest.mark.parametrize(
     "text",
-    ["Charged twice for my order", "My parcel never arrived and nobody answers", "Login fails again"],
+    [
+        "Charged twice for my order",
+        "My parcel never arrived and nobody answers",
+        "Login fails again",
+        "Thanks so much!",  # read as Spanish while the "!" counted
+        "DONT LOSE MY LUGGAGE",  # all caps read as French before lower-casing
+    ],
 )
 def test_english_is_supported(text: str) -> None:
     verdict = detect_language(text)

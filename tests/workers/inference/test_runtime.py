@@ -62,12 +62,14 @@ def test_adapters_for_a_layer_the_backbone_lacks_are_refused():
 
 
 def test_a_warm_worker_process_has_not_imported_peft_lingua_or_transformers_models():
-    # lingua's models held 700 MB of every inference process, transformers' model classes 150 MB.
+    # lingua's models held 700 MB of every inference process, transformers' model classes 150 MB,
+    # scipy.optimize (only tenant fitting needs it) 49 MB.
     script = (
         "import sys\n"
+        "import workers.pipeline\n"
         "from workers import resources\n"
         "resources.warm_up(); resources.classifier().predict(['Where is my parcel? It is late again.'])\n"
-        "heavy = ('peft', 'lingua', 'transformers.modeling_utils', 'torch._dynamo', 'sympy')\n"
+        "heavy = ('peft', 'lingua', 'transformers.modeling_utils', 'torch._dynamo', 'sympy', 'scipy')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
